@@ -1,1 +1,166 @@
-fn main() {}
+//! `billing`: serve the API, migrate the database, load data, manage OAuth clients.
+
+use std::{ffi::OsString, process::ExitCode, time::Instant};
+
+use billing_impl::{
+    auth,
+    config::{Secret, ServeConfig},
+    db::{self, SetupError},
+    seed, server,
+};
+use clap::{CommandFactory, Parser, Subcommand};
+use diesel::{Connection, PgConnection};
+
+#[derive(Debug, Parser)]
+#[command(name = "billing", version, about = "The Selfcare API Billing server")]
+#[command(after_help = "Without a command, `billing` serves: `billing [serve options]`.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+impl Cli {
+    /// Parses the command line, reading one that names no command as `serve`.
+    fn parse_with_default() -> Self {
+        let mut args: Vec<OsString> = std::env::args_os().collect();
+        let names_command = args.get(1).and_then(|arg| arg.to_str()).is_some_and(|arg| {
+            ["-h", "--help", "-V", "--version", "help"].contains(&arg)
+                || Cli::command()
+                    .get_subcommands()
+                    .any(|command| command.get_name() == arg)
+        });
+        if !names_command {
+            args.insert(1.min(args.len()), OsString::from("serve"));
+        }
+        Cli::parse_from(args)
+    }
+}
+
+/// Only how to reach the database.
+#[derive(Debug, clap::Args)]
+struct DatabaseUrl {
+    /// PostgreSQL connection URL.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Secret,
+}
+
+impl DatabaseUrl {
+    fn connect(&self) -> Result<PgConnection, SetupError> {
+        Ok(PgConnection::establish(self.database_url.expose())?)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply pending migrations, then serve the API (the default).
+    Serve(ServeConfig),
+    /// Apply pending migrations and exit.
+    Migrate(DatabaseUrl),
+    /// Load data: the demo data set, or a bulk one for the benchmark.
+    Seed {
+        #[command(flatten)]
+        database: DatabaseUrl,
+        /// The demo data set: three customers with subscribers, groups and a year of bills.
+        #[arg(long, conflicts_with = "customers")]
+        demo: bool,
+        /// Bulk: this many customers (idType CLIENT_CODE, id 1000001 and up).
+        #[arg(long, requires = "invoices_per_customer")]
+        customers: Option<u32>,
+        /// Bulk: invoices per customer.
+        #[arg(long, requires = "customers")]
+        invoices_per_customer: Option<u32>,
+    },
+    /// Manage the OAuth clients that may obtain tokens.
+    Clients {
+        #[command(flatten)]
+        database: DatabaseUrl,
+        #[command(subcommand)]
+        action: ClientsAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientsAction {
+    /// Register a client; prints {"client_id", "client_secret", "scopes"}: the only time
+    /// the secret is shown.
+    Create {
+        /// A name for the client, shown as `application_name` in token answers.
+        #[arg(long)]
+        name: String,
+        /// Scopes the client may hold, comma-separated: read, write.
+        #[arg(long, value_delimiter = ',', default_value = "read")]
+        scopes: Vec<String>,
+    },
+    /// List the clients as JSON.
+    List,
+    /// Revoke a client: its tokens are refused within BILLING_TOKEN_CACHE_SECONDS.
+    Revoke { client_id: String },
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    match run(Cli::parse_with_default().command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            log::error!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), SetupError> {
+    match command {
+        Command::Serve(config) => serve(config),
+        Command::Migrate(database) => {
+            let applied = db::migrate(database.database_url.expose())?;
+            log::info!("{applied} migration(s) applied");
+            Ok(())
+        }
+        Command::Seed {
+            database,
+            demo,
+            customers,
+            invoices_per_customer,
+        } => {
+            let mut conn = database.connect()?;
+            let started = Instant::now();
+            match (demo, customers, invoices_per_customer) {
+                (true, _, _) => seed::demo(&mut conn)?,
+                (false, Some(customers), Some(invoices)) => {
+                    seed::bulk(&mut conn, customers, invoices)?
+                }
+                _ => return Err("say --demo, or --customers N --invoices-per-customer M".into()),
+            }
+            log::info!("seeded in {:.1} s", started.elapsed().as_secs_f64());
+            Ok(())
+        }
+        Command::Clients { database, action } => {
+            let mut conn = database.connect()?;
+            let output = match action {
+                ClientsAction::Create { name, scopes } => {
+                    serde_json::to_string(&auth::clients::create(&mut conn, &name, &scopes)?)?
+                }
+                ClientsAction::List => {
+                    serde_json::to_string_pretty(&auth::clients::list(&mut conn)?)?
+                }
+                ClientsAction::Revoke { client_id } => {
+                    auth::clients::revoke(&mut conn, &client_id)?;
+                    format!("revoked {client_id}")
+                }
+            };
+            println!("{output}");
+            Ok(())
+        }
+    }
+}
+
+#[actix_web::main]
+async fn serve(config: ServeConfig) -> Result<(), SetupError> {
+    let applied = db::migrate(config.database.database_url.expose())?;
+    log::info!("{applied} migration(s) applied");
+    let pool = db::build_pool(&config.database);
+    let running = server::start(&config, pool)?;
+    log::info!("serving on http://{}", running.address);
+    running.server.await?;
+    Ok(())
+}

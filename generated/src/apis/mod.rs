@@ -31,5 +31,5 @@ pub trait Authentication {
     fn has_scope(caller: &Self::Caller, scope: &str) -> bool;
 
     /// The refusal of a caller that lacks `scope`.
-    fn insufficient_scope(scope: &'static str) -> Self::Error;
+    fn insufficient_scope(&self, scope: &'static str) -> Self::Error;
 }

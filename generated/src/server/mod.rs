@@ -227,7 +227,7 @@ async fn authorize<T: Api>(
         .authenticate(request.headers().get(header::AUTHORIZATION))
         .await?;
     match scopes.iter().find(|scope| !T::has_scope(&caller, scope)) {
-        Some(missing) => Err(T::insufficient_scope(missing)),
+        Some(missing) => Err(api.insufficient_scope(missing)),
         None => Ok(caller),
     }
 }

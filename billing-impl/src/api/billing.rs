@@ -1,0 +1,115 @@
+//! The `billing` tag: a customer's bills.
+
+use bigdecimal::BigDecimal;
+use billing_api::{
+    apis::billing::{Billing, FindCustomerBillsByClientCodeResponse},
+    models::{self, FindCustomerBillsByClientCodeQueryParams as Query},
+};
+
+use super::{BillQuery, BillingService, CustomerRef};
+use crate::{
+    auth::Caller,
+    db::{self, invoices::InvoiceRow},
+    error::ApiError,
+};
+
+impl Billing for BillingService {
+    async fn find_customer_bills_by_client_code(
+        &self,
+        _caller: Caller,
+        path_params: models::FindCustomerBillsByClientCodePathParams,
+        query_params: Query,
+        _header_params: models::FindCustomerBillsByClientCodeHeaderParams,
+    ) -> Result<FindCustomerBillsByClientCodeResponse, ApiError> {
+        let customer = CustomerRef::new(path_params.id_type, path_params.id)?;
+        let Query {
+            page_init,
+            quantity,
+            start,
+            end,
+            contract_number,
+            status,
+        } = query_params;
+        let filter = BillQuery {
+            page_init,
+            quantity,
+            start,
+            end,
+            contract_number,
+            status,
+        }
+        .into_filter(None)?;
+        let rows = db::run(&self.pool, move |conn| {
+            let key = customer.key(conn)?;
+            Ok(db::invoices::page(conn, key, &filter)?)
+        })
+        .await?;
+        Ok(FindCustomerBillsByClientCodeResponse::Ok(bill_collection(
+            rows,
+        )?))
+    }
+}
+
+/// A page of invoice rows as the contract's `BillCollection`.
+pub(super) fn bill_collection(rows: Vec<InvoiceRow>) -> Result<models::BillCollection, ApiError> {
+    let invoice = rows.into_iter().map(invoice).collect::<Result<_, _>>()?;
+    Ok(models::BillCollection { invoice })
+}
+
+fn invoice(row: InvoiceRow) -> Result<models::Invoice, ApiError> {
+    let invoice_status = row.invoice_status.parse().map_err(|error| {
+        ApiError::Internal(format!("invoice {}: status {error}", row.invoice_number))
+    })?;
+    Ok(models::Invoice {
+        billing_group: row.billing_group_id.map(|id| models::IdentifierRef {
+            id,
+            id_type: "GROUP_ID".to_owned(),
+        }),
+        attachment: row.attachment,
+        bill_date: row.bill_date,
+        bill_period: row.bill_period,
+        billing_address: row.billing_address,
+        billing_name: row.billing_name,
+        billplan: row.billplan,
+        cai: row.cai,
+        subscriber: row.subscriber_msisdn.map(|msisdn| models::IdentifierRef {
+            id: msisdn.to_string(),
+            id_type: "MSISDN".to_owned(),
+        }),
+        contact_name: row.contact_name,
+        contract: row.contract_number.map(|number| number.to_string()),
+        dei: row.dei,
+        expiration_date: row.expiration_date,
+        expiration_electronic_date: row.expiration_electronic_date,
+        invoice_amount: amount(&row.invoice_amount)?,
+        invoice_balace: amount(&row.invoice_balance)?,
+        invoice_description: row.invoice_description,
+        invoice_number: row.invoice_number,
+        invoice_serial: row.invoice_serial,
+        invoice_status,
+        invoice_type: row.invoice_type,
+        invoiced_service_count: row
+            .invoiced_service_count
+            .map(|count| {
+                u32::try_from(count)
+                    .map_err(|_| ApiError::Internal(format!("negative service count {count}")))
+            })
+            .transpose()?,
+        payment_amount: row.payment_amount.as_ref().map(amount).transpose()?,
+        payment_date: row.payment_date,
+        period_end_date: row.period_end_date,
+        period_start_date: row.period_start_date,
+        print_date: row.print_date,
+        phone: row.phone,
+    })
+}
+
+/// A `NUMERIC(15, 2)` amount as a JSON number. Such a value has at most 15 significant
+/// digits, which an f64 holds exactly enough that its shortest form (what serde_json
+/// writes) is the decimal stored: 1234.56 is sent as 1234.56.
+fn amount(value: &BigDecimal) -> Result<f64, ApiError> {
+    value
+        .to_string()
+        .parse()
+        .map_err(|error| ApiError::Internal(format!("amount {value}: {error}")))
+}

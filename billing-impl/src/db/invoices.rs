@@ -1,0 +1,88 @@
+//! Queries on `invoices`.
+
+use bigdecimal::BigDecimal;
+use chrono::NaiveDate;
+use diesel::{PgConnection, QueryResult, prelude::*};
+
+use super::schema::invoices;
+
+/// One invoice, with every column the API shows.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = invoices, check_for_backend(diesel::pg::Pg))]
+pub struct InvoiceRow {
+    pub invoice_number: String,
+    pub billing_group_id: Option<String>,
+    pub subscriber_msisdn: Option<i64>,
+    pub contract_number: Option<i64>,
+    pub invoice_status: String,
+    pub bill_date: NaiveDate,
+    pub bill_period: Option<String>,
+    pub period_start_date: Option<NaiveDate>,
+    pub period_end_date: Option<NaiveDate>,
+    pub expiration_date: Option<NaiveDate>,
+    pub expiration_electronic_date: Option<NaiveDate>,
+    pub print_date: Option<NaiveDate>,
+    pub payment_date: Option<NaiveDate>,
+    pub invoice_amount: BigDecimal,
+    pub invoice_balance: BigDecimal,
+    pub payment_amount: Option<BigDecimal>,
+    pub invoiced_service_count: Option<i32>,
+    pub invoice_type: Option<String>,
+    pub invoice_serial: Option<String>,
+    pub invoice_description: Option<String>,
+    pub billing_name: Option<String>,
+    pub billing_address: Option<String>,
+    pub billplan: Option<String>,
+    pub contact_name: Option<String>,
+    pub phone: Option<String>,
+    pub cai: Option<String>,
+    pub dei: Option<String>,
+    pub attachment: Option<String>,
+}
+
+/// Which of a customer's invoices to list, and which page.
+#[derive(Debug, Clone, Default)]
+pub struct InvoiceFilter {
+    /// Only this billing group's invoices.
+    pub billing_group: Option<String>,
+    /// Bill date on or after.
+    pub from: Option<NaiveDate>,
+    /// Bill date on or before.
+    pub to: Option<NaiveDate>,
+    pub contract_number: Option<i64>,
+    /// Wire value of the invoice status.
+    pub status: Option<&'static str>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// One page of the customer's invoices, newest bill date first, ties by invoice number.
+pub fn page(
+    conn: &mut PgConnection,
+    customer_id: i64,
+    filter: &InvoiceFilter,
+) -> QueryResult<Vec<InvoiceRow>> {
+    let mut query = invoices::table
+        .filter(invoices::customer_id.eq(customer_id))
+        .select(InvoiceRow::as_select())
+        .order((invoices::bill_date.desc(), invoices::invoice_number.desc()))
+        .offset(filter.offset)
+        .limit(filter.limit)
+        .into_boxed();
+    if let Some(group) = &filter.billing_group {
+        query = query.filter(invoices::billing_group_id.eq(group.clone()));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(invoices::bill_date.ge(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(invoices::bill_date.le(to));
+    }
+    if let Some(contract) = filter.contract_number {
+        query = query.filter(invoices::contract_number.eq(contract));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(invoices::invoice_status.eq(status));
+    }
+    query.load(conn)
+}

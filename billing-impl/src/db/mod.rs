@@ -1,0 +1,102 @@
+//! PostgreSQL: the connection pool, the embedded migrations, and `run`, which moves
+//! blocking diesel work off the async workers. One module per table holds its queries.
+
+pub mod billing_groups;
+pub mod clients;
+pub mod customers;
+pub mod invoices;
+pub mod schema;
+pub mod subscribers;
+pub mod tokens;
+
+use actix_web::web;
+use diesel::{
+    Connection, PgConnection, RunQueryDsl,
+    connection::SimpleConnection,
+    r2d2::{ConnectionManager, CustomizeConnection, Pool},
+    sql_types::BigInt,
+};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::{config::DatabaseConfig, error::ApiError};
+
+/// The migrations of `migrations/`, compiled into the binary.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
+
+/// Key of the advisory lock under which migrations run, so that instances starting
+/// together apply them once.
+const MIGRATION_LOCK_KEY: i64 = 0x6269_6c6c_696e_6721;
+
+/// The pool every request draws its connection from.
+pub type DbPool = Pool<ConnectionManager<PgConnection>>;
+
+/// Error of building a pool or migrating.
+pub type SetupError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Settings applied to every new connection of the pool.
+#[derive(Debug)]
+struct SessionSettings {
+    statement_timeout_ms: u64,
+}
+
+impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSettings {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(&format!(
+            "SET statement_timeout = {}; SET application_name = 'billing'",
+            self.statement_timeout_ms
+        ))
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// Builds the pool. It does not wait for the database: a connection is opened when the
+/// first request needs one, so that the server starts while the database is down.
+pub fn build_pool(config: &DatabaseConfig) -> DbPool {
+    let manager = ConnectionManager::<PgConnection>::new(config.database_url.expose());
+    Pool::builder()
+        .max_size(config.db_pool_size)
+        .min_idle(Some(0))
+        .connection_timeout(config.pool_timeout())
+        .test_on_check_out(false)
+        .connection_customizer(Box::new(SessionSettings {
+            statement_timeout_ms: config.db_statement_timeout_ms,
+        }))
+        .build_unchecked(manager)
+}
+
+/// Applies every pending migration under a PostgreSQL advisory lock; returns how many ran.
+pub fn migrate(database_url: &str) -> Result<usize, SetupError> {
+    let mut conn = PgConnection::establish(database_url)?;
+    diesel::sql_query("SELECT pg_advisory_lock($1)")
+        .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
+        .execute(&mut conn)?;
+    let applied = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map(|versions| versions.len());
+    diesel::sql_query("SELECT pg_advisory_unlock($1)")
+        .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
+        .execute(&mut conn)?;
+    applied
+}
+
+/// Whether every embedded migration has been applied to the database.
+pub fn is_migrated(conn: &mut PgConnection) -> Result<bool, ApiError> {
+    conn.has_pending_migration(MIGRATIONS)
+        .map(|pending| !pending)
+        .map_err(|error| ApiError::Unavailable(error.to_string()))
+}
+
+/// Runs `work` on a pooled connection on actix's blocking thread pool. The checkout
+/// happens inside the closure too, because waiting for a connection blocks.
+pub async fn run<T, F>(pool: &DbPool, work: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    web::block(move || {
+        let mut conn = pool.get()?;
+        work(&mut conn)
+    })
+    .await?
+}

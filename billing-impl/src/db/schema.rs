@@ -1,0 +1,105 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    billing_groups (customer_id, group_id) {
+        customer_id -> Int8,
+        group_id -> Text,
+        address -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    customers (customer_id) {
+        customer_id -> Int8,
+        id_type -> Text,
+        code -> Int8,
+        name -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    invoices (customer_id, invoice_number) {
+        customer_id -> Int8,
+        invoice_number -> Text,
+        billing_group_id -> Nullable<Text>,
+        subscriber_msisdn -> Nullable<Int8>,
+        contract_number -> Nullable<Int8>,
+        invoice_status -> Text,
+        bill_date -> Date,
+        bill_period -> Nullable<Text>,
+        period_start_date -> Nullable<Date>,
+        period_end_date -> Nullable<Date>,
+        expiration_date -> Nullable<Date>,
+        expiration_electronic_date -> Nullable<Date>,
+        print_date -> Nullable<Date>,
+        payment_date -> Nullable<Date>,
+        invoice_amount -> Numeric,
+        invoice_balance -> Numeric,
+        payment_amount -> Nullable<Numeric>,
+        invoiced_service_count -> Nullable<Int4>,
+        invoice_type -> Nullable<Text>,
+        invoice_serial -> Nullable<Text>,
+        invoice_description -> Nullable<Text>,
+        billing_name -> Nullable<Text>,
+        billing_address -> Nullable<Text>,
+        billplan -> Nullable<Text>,
+        contact_name -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        cai -> Nullable<Text>,
+        dei -> Nullable<Text>,
+        attachment -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    oauth_clients (client_id) {
+        client_id -> Text,
+        name -> Text,
+        secret_hash -> Text,
+        scopes -> Text,
+        status -> Text,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    oauth_tokens (token_hash) {
+        token_hash -> Bytea,
+        client_id -> Text,
+        scopes -> Text,
+        issued_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    subscribers (customer_id, msisdn) {
+        customer_id -> Int8,
+        msisdn -> Int8,
+        contract_number -> Int8,
+        billing_address -> Nullable<Text>,
+        billing_cycle -> Nullable<Text>,
+        city -> Nullable<Text>,
+        department -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(billing_groups -> customers (customer_id));
+diesel::joinable!(invoices -> customers (customer_id));
+diesel::joinable!(oauth_tokens -> oauth_clients (client_id));
+diesel::joinable!(subscribers -> customers (customer_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    billing_groups,
+    customers,
+    invoices,
+    oauth_clients,
+    oauth_tokens,
+    subscribers,
+);

@@ -1,0 +1,146 @@
+//! The HTTP server: the contract's routes (generated), the token endpoint, health
+//! checks, request ids and request logging.
+
+use std::{io, net::SocketAddr, time::Duration};
+
+use actix_web::{
+    App, HttpResponse, HttpServer,
+    dev::{Server, Service},
+    http::{
+        StatusCode,
+        header::{self, HeaderName, HeaderValue},
+    },
+    middleware::Logger,
+    web,
+};
+use billing_api::server::{error_body, error_response};
+
+use crate::{
+    api::BillingService,
+    auth::{
+        TokenVerifier,
+        throttle::FailureThrottle,
+        token_endpoint::{self, TOKEN_PATH, TokenIssuer},
+    },
+    config::ServeConfig,
+    db::{self, DbPool},
+    error::ApiError,
+};
+
+/// The header that carries a request's id, taken from the client or made, and echoed.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// One access-log line: client, request line, status, bytes, milliseconds, request id.
+/// Tokens travel in headers and secrets in bodies, so neither reaches this line.
+const ACCESS_LOG: &str = r#"%a "%r" %s %b %Dms request_id=%{x-request-id}o"#;
+
+/// A started server: the future that runs it, and the address it listens on.
+pub struct Running {
+    pub server: Server,
+    pub address: SocketAddr,
+}
+
+/// Binds the listener and builds the server over `pool`; awaiting `server` runs it until
+/// SIGINT or SIGTERM, after which requests in flight get the configured time to finish.
+pub fn start(config: &ServeConfig, pool: DbPool) -> io::Result<Running> {
+    let tokens = TokenVerifier::new(
+        pool.clone(),
+        Duration::from_secs(config.auth.token_cache_seconds),
+        config.server.realm.clone(),
+    );
+    let service = web::Data::new(BillingService::new(pool.clone(), tokens));
+    let issuer = web::Data::new(TokenIssuer {
+        pool: pool.clone(),
+        throttle: FailureThrottle::new(
+            config.auth.auth_max_failures,
+            Duration::from_secs(config.auth.auth_lockout_seconds),
+        ),
+        token_ttl: Duration::from_secs(config.auth.token_ttl_seconds),
+    });
+    let pool = web::Data::new(pool);
+
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .wrap(billing_api::server::json_errors())
+            .wrap_fn(|request, service| {
+                let id = request
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .filter(|value| is_acceptable_request_id(value))
+                    .cloned()
+                    .unwrap_or_else(new_request_id);
+                let response = service.call(request);
+                async move {
+                    let mut response = response.await?;
+                    response.headers_mut().insert(REQUEST_ID, id);
+                    Ok(response)
+                }
+            })
+            .wrap(Logger::new(ACCESS_LOG))
+            .app_data(issuer.clone())
+            .app_data(pool.clone())
+            .service(
+                web::resource(TOKEN_PATH)
+                    .route(web::post().to(token_endpoint::issue_token))
+                    .default_service(web::to(|| async { method_not_allowed("POST") })),
+            )
+            .route("/health", web::get().to(health))
+            .route("/ready", web::get().to(ready))
+            .configure(|cfg| billing_api::server::configure(cfg, service.clone()))
+    })
+    .shutdown_timeout(config.server.shutdown_timeout_seconds)
+    .bind(config.server.listen)?;
+    if let Some(workers) = config.server.workers {
+        server = server.workers(workers);
+    }
+    let address = server
+        .addrs()
+        .first()
+        .copied()
+        .ok_or_else(|| io::Error::other("the server is bound to no address"))?;
+    Ok(Running {
+        server: server.run(),
+        address,
+    })
+}
+
+/// A request id of at most 128 visible ASCII characters, or none at all.
+fn is_acceptable_request_id(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty() && bytes.len() <= 128 && bytes.iter().all(|b| b.is_ascii_graphic())
+}
+
+fn new_request_id() -> HeaderValue {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("unknown"))
+}
+
+fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    let status = StatusCode::METHOD_NOT_ALLOWED;
+    let body = error_body(
+        status,
+        "Method Not Allowed",
+        Some("method_not_allowed"),
+        Some(format!("this path serves {allow}")),
+    );
+    let mut response = error_response(status, &body);
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
+/// `GET /health`: the process is up. It asks nothing of the database.
+async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "up" }))
+}
+
+/// `GET /ready`: the database answers and every migration is applied.
+async fn ready(pool: web::Data<DbPool>) -> Result<HttpResponse, ApiError> {
+    let migrated = db::run(&pool, db::is_migrated).await?;
+    if migrated {
+        Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })))
+    } else {
+        Err(ApiError::Unavailable("migrations are pending".to_owned()))
+    }
+}

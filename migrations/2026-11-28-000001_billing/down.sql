@@ -1,0 +1,4 @@
+DROP TABLE invoices;
+DROP TABLE billing_groups;
+DROP TABLE subscribers;
+DROP TABLE customers;

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# A private PostgreSQL cluster for this checkout, under .pgdata/ (ignored by git).
+#   scripts/pg.sh start   initialise on first use, start if not running, print DATABASE_URL
+#   scripts/pg.sh stop    stop it
+#   scripts/pg.sh url     print DATABASE_URL
+# As root (where initdb refuses to run) the cluster belongs to the `postgres` system user.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+dir="$root/.pgdata"
+data="$dir/data"
+port="${BILLING_PG_PORT:-54329}"
+user=billing
+database=billing
+url="postgres://$user@127.0.0.1:$port/$database"
+
+find_bin() {
+    local found
+    found=$(command -v "$1" 2>/dev/null || true)
+    [ -n "$found" ] || found=$(ls -d /usr/lib/postgresql/*/bin/"$1" 2>/dev/null | sort -V | tail -n 1)
+    if [ -z "$found" ]; then
+        echo "PostgreSQL's server programs ($1) were not found." >&2
+        echo "Install them, for example: apt-get install postgresql (Debian, Ubuntu)," >&2
+        echo "or set DATABASE_URL to a database you already have." >&2
+        exit 1
+    fi
+    echo "$found"
+}
+
+as_owner() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start() {
+    local initdb pg_ctl
+    initdb=$(find_bin initdb)
+    pg_ctl=$(find_bin pg_ctl)
+    if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+        useradd --system --no-create-home --shell /usr/sbin/nologin postgres
+    fi
+    if [ ! -f "$data/PG_VERSION" ]; then
+        mkdir -p "$dir"
+        [ "$(id -u)" = 0 ] && chown postgres "$dir"
+        as_owner "$initdb" --pgdata="$data" --username="$user" --auth=trust \
+            --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+            || { cat "$dir/initdb.log" >&2; exit 1; }
+    fi
+    if ! as_owner "$pg_ctl" status --pgdata="$data" >/dev/null 2>&1; then
+        as_owner "$pg_ctl" start --pgdata="$data" --wait --log="$dir/server.log" \
+            --options="-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300" \
+            >/dev/null || { tail -n 20 "$dir/server.log" >&2; exit 1; }
+    fi
+    if ! psql "postgres://$user@127.0.0.1:$port/postgres" -tAc \
+        "SELECT 1 FROM pg_database WHERE datname = '$database'" | grep -q 1; then
+        psql "postgres://$user@127.0.0.1:$port/postgres" -qc "CREATE DATABASE $database" >/dev/null
+    fi
+    echo "$url"
+}
+
+case "${1:-start}" in
+    start) start ;;
+    stop) [ -f "$data/PG_VERSION" ] && as_owner "$(find_bin pg_ctl)" stop --pgdata="$data" --mode=fast ;;
+    url) echo "$url" ;;
+    *) echo "usage: $0 start|stop|url" >&2; exit 2 ;;
+esac
