@@ -1,21 +1,31 @@
-# Every command of the project. `make help` lists them.
+# Every command of the project; `make help` lists them. Tools are pinned and installed
+# into .tools/ (ignored by git) on first use.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# openapi-generator, pinned, in a project-local virtualenv (it needs Java 11+).
-OPENAPI_GENERATOR_VERSION := 7.26.0
 TOOLS := .tools
-GEN_VENV := $(TOOLS)/openapi-generator-$(OPENAPI_GENERATOR_VERSION)
-GEN := $(GEN_VENV)/bin/openapi-generator-cli
+# openapi-generator, from PyPI, in a project-local virtualenv (it needs Java 11+).
+OPENAPI_GENERATOR_VERSION := 7.26.0
+GEN := $(TOOLS)/openapi-generator-$(OPENAPI_GENERATOR_VERSION)/bin/openapi-generator-cli
+# diesel's command line, for printing the schema.
+DIESEL_CLI_VERSION := 2.3.14
+DIESEL := $(TOOLS)/diesel_cli-$(DIESEL_CLI_VERSION)/bin/diesel
+SCHEMA := billing-impl/src/db/schema.rs
 
-.PHONY: help generate check-generated
+# The database: DATABASE_URL when set, else the checkout's private cluster (scripts/pg.sh).
+DB_URL = $$(scripts/database-url.sh)
+
+.PHONY: help run test generate check-generated schema check-schema lint example ci pg-stop
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
-$(GEN):
-	python3 -m venv $(GEN_VENV)
-	$(GEN_VENV)/bin/pip install --quiet --disable-pip-version-check openapi-generator-cli==$(OPENAPI_GENERATOR_VERSION)
+run: ## Build, start PostgreSQL if needed, load the demo data, serve on 127.0.0.1:8080
+	cargo build --release -p billing-impl --bin billing
+	scripts/run.sh
+
+test: ## Start PostgreSQL if needed and run every test
+	DATABASE_URL=$(DB_URL) cargo test --workspace --all-targets
 
 generate: $(GEN) ## Rewrite generated/ from spec/billing.yaml
 	@scripts/generate.sh $(GEN) generated
@@ -24,5 +34,35 @@ generate: $(GEN) ## Rewrite generated/ from spec/billing.yaml
 check-generated: $(GEN) ## Fail when generated/ differs from what spec/ generates
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	scripts/generate.sh $(GEN) "$$tmp" && \
-	if diff -r --exclude=target "$$tmp" generated; then echo "generated/ matches spec/"; \
+	if diff -r "$$tmp" generated; then echo "generated/ matches spec/"; \
 	else echo "generated/ is stale: run 'make generate' and commit the result" >&2; exit 1; fi
+
+schema: $(DIESEL) ## Rewrite the diesel schema from migrations/ (in a scratch database)
+	@scripts/print-schema.sh $(DIESEL) $(DB_URL) > $(SCHEMA)
+	@echo "$(SCHEMA) written from migrations/"
+
+check-schema: $(DIESEL) ## Fail when the diesel schema differs from what migrations/ make
+	@scripts/print-schema.sh $(DIESEL) $(DB_URL) | diff - $(SCHEMA) \
+	&& echo "$(SCHEMA) matches migrations/" \
+	|| { echo "$(SCHEMA) is stale: run 'make schema' and commit the result" >&2; exit 1; }
+
+lint: ## rustfmt and clippy, warnings as errors, on the hand-written crate
+	cargo fmt -p billing-impl --check
+	cargo clippy -p billing-impl --all-targets -- -D warnings
+
+example: ## Run the example client against a real server with the demo data
+	scripts/example.sh
+
+ci: check-generated check-schema lint test example ## What CI runs
+
+pg-stop: ## Stop the checkout's private PostgreSQL cluster
+	scripts/pg.sh stop
+
+$(GEN):
+	python3 -m venv $(TOOLS)/openapi-generator-$(OPENAPI_GENERATOR_VERSION)
+	$(TOOLS)/openapi-generator-$(OPENAPI_GENERATOR_VERSION)/bin/pip install --quiet \
+		--disable-pip-version-check openapi-generator-cli==$(OPENAPI_GENERATOR_VERSION)
+
+$(DIESEL):
+	cargo install --quiet --locked diesel_cli --version $(DIESEL_CLI_VERSION) \
+		--no-default-features --features postgres --root $(TOOLS)/diesel_cli-$(DIESEL_CLI_VERSION)

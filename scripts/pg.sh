@@ -8,6 +8,12 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir="$root/.pgdata"
+# As root the cluster belongs to `postgres`, which may not be able to enter the checkout
+# (a home folder, say): then it lives in a folder of its own named after the checkout.
+if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 \
+    && ! runuser -u postgres -- test -x "$root" 2>/dev/null; then
+    dir="/tmp/billing-pgdata-$(printf '%s' "$root" | cksum | cut -d' ' -f1)"
+fi
 data="$dir/data"
 port="${BILLING_PG_PORT:-54329}"
 user=billing

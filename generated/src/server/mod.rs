@@ -232,18 +232,38 @@ async fn authorize<T: Api>(
     }
 }
 
-fn parse_value<V>(location: &str, wire_name: &str, raw: &str) -> Result<V, Rejection>
+/// How a parameter is written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Any text.
+    Text,
+    /// Digits, with a `-` or a decimal point where the type allows; no `+`, no spaces.
+    Number,
+}
+
+fn parse_value<V>(location: &str, wire_name: &str, raw: &str, kind: Kind) -> Result<V, Rejection>
 where
     V: FromStr,
     V::Err: Display,
 {
+    // Rust's parsers accept a leading `+`, which no JSON-Schema number has.
+    if kind == Kind::Number && raw.starts_with('+') {
+        return Err(Rejection::bad_request(format!(
+            "{location} parameter `{wire_name}`: invalid digit found in string"
+        )));
+    }
     raw.parse().map_err(|error| {
         Rejection::bad_request(format!("{location} parameter `{wire_name}`: {error}"))
     })
 }
 
 /// The path segment named `segment` in the route, parsed.
-fn path_param<V>(request: &HttpRequest, segment: &str, wire_name: &str) -> Result<V, Rejection>
+fn path_param<V>(
+    request: &HttpRequest,
+    segment: &str,
+    wire_name: &str,
+    kind: Kind,
+) -> Result<V, Rejection>
 where
     V: FromStr,
     V::Err: Display,
@@ -251,7 +271,7 @@ where
     let raw = request.match_info().get(segment).ok_or_else(|| {
         Rejection::bad_request(format!("path parameter `{wire_name}` is missing"))
     })?;
-    parse_value("path", wire_name, raw)
+    parse_value("path", wire_name, raw, kind)
 }
 
 /// The decoded query string. Parameters the operation does not declare are ignored; a
@@ -278,30 +298,34 @@ impl<'a> QueryString<'a> {
         }
     }
 
-    fn optional<V>(&self, wire_name: &str) -> Result<Option<V>, Rejection>
+    fn optional<V>(&self, wire_name: &str, kind: Kind) -> Result<Option<V>, Rejection>
     where
         V: FromStr,
         V::Err: Display,
     {
         self.raw(wire_name)?
-            .map(|raw| parse_value("query", wire_name, raw))
+            .map(|raw| parse_value("query", wire_name, raw, kind))
             .transpose()
     }
 
     #[allow(dead_code)]
-    fn required<V>(&self, wire_name: &str) -> Result<V, Rejection>
+    fn required<V>(&self, wire_name: &str, kind: Kind) -> Result<V, Rejection>
     where
         V: FromStr,
         V::Err: Display,
     {
-        self.optional(wire_name)?.ok_or_else(|| {
+        self.optional(wire_name, kind)?.ok_or_else(|| {
             Rejection::bad_request(format!("query parameter `{wire_name}` is required"))
         })
     }
 }
 
 /// The header `wire_name`, parsed; `None` when absent.
-fn header_param<V>(request: &HttpRequest, wire_name: &str) -> Result<Option<V>, Rejection>
+fn header_param<V>(
+    request: &HttpRequest,
+    wire_name: &str,
+    kind: Kind,
+) -> Result<Option<V>, Rejection>
 where
     V: FromStr,
     V::Err: Display,
@@ -313,18 +337,18 @@ where
             let raw = value.to_str().map_err(|_| {
                 Rejection::bad_request(format!("header `{wire_name}` is not visible ASCII"))
             })?;
-            parse_value("header", wire_name, raw)
+            parse_value("header", wire_name, raw, kind)
         })
         .transpose()
 }
 
 #[allow(dead_code)]
-fn required_header<V>(request: &HttpRequest, wire_name: &str) -> Result<V, Rejection>
+fn required_header<V>(request: &HttpRequest, wire_name: &str, kind: Kind) -> Result<V, Rejection>
 where
     V: FromStr,
     V::Err: Display,
 {
-    header_param(request, wire_name)?
+    header_param(request, wire_name, kind)?
         .ok_or_else(|| Rejection::bad_request(format!("header `{wire_name}` is required")))
 }
 
@@ -409,22 +433,22 @@ async fn find_customer_bills_by_client_code<T: Api>(
 ) -> Result<HttpResponse, actix_web::Error> {
     let caller = authorize(api.get_ref(), &request, &["read"]).await?;
     let path_params = models::FindCustomerBillsByClientCodePathParams {
-        id: path_param(&request, "id", "id")?,
-        id_type: path_param(&request, "id_type", "idType")?,
+        id: path_param(&request, "id", "id", Kind::Number)?,
+        id_type: path_param(&request, "id_type", "idType", Kind::Text)?,
     };
     check("path parameter", &path_params)?;
     let query = QueryString::parse(&request);
     let query_params = models::FindCustomerBillsByClientCodeQueryParams {
-        page_init: query.optional("pageInit")?.unwrap_or(0),
-        quantity: query.optional("quantity")?.unwrap_or(20),
-        start: query.optional("start")?,
-        end: query.optional("end")?,
-        contract_number: query.optional("contractNumber")?,
-        status: query.optional("status")?,
+        page_init: query.optional("pageInit", Kind::Number)?.unwrap_or(0),
+        quantity: query.optional("quantity", Kind::Number)?.unwrap_or(20),
+        start: query.optional("start", Kind::Number)?,
+        end: query.optional("end", Kind::Number)?,
+        contract_number: query.optional("contractNumber", Kind::Number)?,
+        status: query.optional("status", Kind::Text)?,
     };
     check("query parameter", &query_params)?;
     let header_params = models::FindCustomerBillsByClientCodeHeaderParams {
-        authorization: required_header(&request, "Authorization")?,
+        authorization: required_header(&request, "Authorization", Kind::Text)?,
     };
     check("header", &header_params)?;
     let response = api
@@ -450,12 +474,12 @@ async fn create_billing_group<T: Api>(
 ) -> Result<HttpResponse, actix_web::Error> {
     let caller = authorize(api.get_ref(), &request, &["write"]).await?;
     let path_params = models::CreateBillingGroupPathParams {
-        id: path_param(&request, "id", "id")?,
-        id_type: path_param(&request, "id_type", "idType")?,
+        id: path_param(&request, "id", "id", Kind::Number)?,
+        id_type: path_param(&request, "id_type", "idType", Kind::Text)?,
     };
     check("path parameter", &path_params)?;
     let header_params = models::CreateBillingGroupHeaderParams {
-        authorization: required_header(&request, "Authorization")?,
+        authorization: required_header(&request, "Authorization", Kind::Text)?,
     };
     check("header", &header_params)?;
     let body: models::BillingGroupRequest = json_body(&request, &body)?;
@@ -482,17 +506,17 @@ async fn delete_billing_group<T: Api>(
 ) -> Result<HttpResponse, actix_web::Error> {
     let caller = authorize(api.get_ref(), &request, &["write"]).await?;
     let path_params = models::DeleteBillingGroupPathParams {
-        id: path_param(&request, "id", "id")?,
-        id_type: path_param(&request, "id_type", "idType")?,
+        id: path_param(&request, "id", "id", Kind::Number)?,
+        id_type: path_param(&request, "id_type", "idType", Kind::Text)?,
     };
     check("path parameter", &path_params)?;
     let query = QueryString::parse(&request);
     let query_params = models::DeleteBillingGroupQueryParams {
-        group_id: query.required("groupId")?,
+        group_id: query.required("groupId", Kind::Text)?,
     };
     check("query parameter", &query_params)?;
     let header_params = models::DeleteBillingGroupHeaderParams {
-        authorization: required_header(&request, "Authorization")?,
+        authorization: required_header(&request, "Authorization", Kind::Text)?,
     };
     check("header", &header_params)?;
     let response = api
@@ -518,23 +542,23 @@ async fn find_customer_bills_by_client_code_and_billing_group<T: Api>(
 ) -> Result<HttpResponse, actix_web::Error> {
     let caller = authorize(api.get_ref(), &request, &["read"]).await?;
     let path_params = models::FindCustomerBillsByClientCodeAndBillingGroupPathParams {
-        id: path_param(&request, "id", "id")?,
-        id_type: path_param(&request, "id_type", "idType")?,
-        group_id: path_param(&request, "group_id", "groupId")?,
+        id: path_param(&request, "id", "id", Kind::Number)?,
+        id_type: path_param(&request, "id_type", "idType", Kind::Text)?,
+        group_id: path_param(&request, "group_id", "groupId", Kind::Text)?,
     };
     check("path parameter", &path_params)?;
     let query = QueryString::parse(&request);
     let query_params = models::FindCustomerBillsByClientCodeAndBillingGroupQueryParams {
-        page_init: query.optional("pageInit")?.unwrap_or(0),
-        quantity: query.optional("quantity")?.unwrap_or(20),
-        start: query.optional("start")?,
-        end: query.optional("end")?,
-        contract_number: query.optional("contractNumber")?,
-        status: query.optional("status")?,
+        page_init: query.optional("pageInit", Kind::Number)?.unwrap_or(0),
+        quantity: query.optional("quantity", Kind::Number)?.unwrap_or(20),
+        start: query.optional("start", Kind::Number)?,
+        end: query.optional("end", Kind::Number)?,
+        contract_number: query.optional("contractNumber", Kind::Number)?,
+        status: query.optional("status", Kind::Text)?,
     };
     check("query parameter", &query_params)?;
     let header_params = models::FindCustomerBillsByClientCodeAndBillingGroupHeaderParams {
-        authorization: required_header(&request, "Authorization")?,
+        authorization: required_header(&request, "Authorization", Kind::Text)?,
     };
     check("header", &header_params)?;
     let response = api
@@ -564,12 +588,12 @@ async fn list_billing_groups<T: Api>(
 ) -> Result<HttpResponse, actix_web::Error> {
     let caller = authorize(api.get_ref(), &request, &["read"]).await?;
     let path_params = models::ListBillingGroupsPathParams {
-        id: path_param(&request, "id", "id")?,
-        id_type: path_param(&request, "id_type", "idType")?,
+        id: path_param(&request, "id", "id", Kind::Number)?,
+        id_type: path_param(&request, "id_type", "idType", Kind::Text)?,
     };
     check("path parameter", &path_params)?;
     let header_params = models::ListBillingGroupsHeaderParams {
-        authorization: required_header(&request, "Authorization")?,
+        authorization: required_header(&request, "Authorization", Kind::Text)?,
     };
     check("header", &header_params)?;
     let response = api
@@ -595,12 +619,12 @@ async fn update_billing_group<T: Api>(
 ) -> Result<HttpResponse, actix_web::Error> {
     let caller = authorize(api.get_ref(), &request, &["write"]).await?;
     let path_params = models::UpdateBillingGroupPathParams {
-        id: path_param(&request, "id", "id")?,
-        id_type: path_param(&request, "id_type", "idType")?,
+        id: path_param(&request, "id", "id", Kind::Number)?,
+        id_type: path_param(&request, "id_type", "idType", Kind::Text)?,
     };
     check("path parameter", &path_params)?;
     let header_params = models::UpdateBillingGroupHeaderParams {
-        authorization: required_header(&request, "Authorization")?,
+        authorization: required_header(&request, "Authorization", Kind::Text)?,
     };
     check("header", &header_params)?;
     let body: models::BillingGroupUpdate = json_body(&request, &body)?;
@@ -626,11 +650,11 @@ async fn get_client_account_general_info<T: Api>(
 ) -> Result<HttpResponse, actix_web::Error> {
     let caller = authorize(api.get_ref(), &request, &["read"]).await?;
     let path_params = models::GetClientAccountGeneralInfoPathParams {
-        msisdn: path_param(&request, "msisdn", "msisdn")?,
+        msisdn: path_param(&request, "msisdn", "msisdn", Kind::Number)?,
     };
     check("path parameter", &path_params)?;
     let header_params = models::GetClientAccountGeneralInfoHeaderParams {
-        authorization: required_header(&request, "Authorization")?,
+        authorization: required_header(&request, "Authorization", Kind::Text)?,
     };
     check("header", &header_params)?;
     let response = api

@@ -1,0 +1,249 @@
+//! The `billing` tag: `GET /customers/{idType}/{id}/bills` over the demo data set.
+
+mod common;
+
+use common::{TestApp, assert_error_body};
+use diesel::{RunQueryDsl, connection::SimpleConnection};
+use serde_json::Value;
+
+const BILLS_1001: &str = "/customers/CLIENT_CODE/1001/bills";
+
+fn invoices(body: &Value) -> &Vec<Value> {
+    body["invoice"].as_array().expect("an invoice array")
+}
+
+fn field<'a>(invoices: &'a [Value], name: &str) -> Vec<&'a str> {
+    invoices
+        .iter()
+        .map(|invoice| invoice[name].as_str().unwrap_or_default())
+        .collect()
+}
+
+#[tokio::test]
+async fn bills_come_newest_first_with_the_invoice_number_as_tie_break() {
+    let app = TestApp::with_demo_data().await;
+    let token = app.token(&["read"]).await;
+    let (status, body) = app
+        .get(&app.api(&format!("{BILLS_1001}?quantity=100")), &token)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let invoices = invoices(&body);
+    assert_eq!(invoices.len(), 24, "two subscribers, twelve months");
+    let keys: Vec<(&str, &str)> = field(invoices, "billDate")
+        .into_iter()
+        .zip(field(invoices, "invoiceNumber"))
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(keys, sorted);
+    assert_eq!(
+        keys[0].0, keys[1].0,
+        "two bills share the newest date, ordered by number"
+    );
+}
+
+#[tokio::test]
+async fn pages_follow_each_other_without_overlap() {
+    let app = TestApp::with_demo_data().await;
+    let token = app.token(&["read"]).await;
+    let (_, all) = app
+        .get(&app.api(&format!("{BILLS_1001}?quantity=100")), &token)
+        .await;
+    let (_, default_page) = app.get(&app.api(BILLS_1001), &token).await;
+    assert_eq!(
+        invoices(&default_page).len(),
+        20,
+        "the default page size is 20"
+    );
+    let (_, first) = app
+        .get(
+            &app.api(&format!("{BILLS_1001}?pageInit=0&quantity=10")),
+            &token,
+        )
+        .await;
+    let (_, second) = app
+        .get(
+            &app.api(&format!("{BILLS_1001}?pageInit=10&quantity=10")),
+            &token,
+        )
+        .await;
+    let (_, last) = app
+        .get(
+            &app.api(&format!("{BILLS_1001}?pageInit=20&quantity=10")),
+            &token,
+        )
+        .await;
+    let paged: Vec<&str> = [&first, &second, &last]
+        .iter()
+        .flat_map(|page| field(invoices(page), "invoiceNumber"))
+        .collect();
+    assert_eq!(paged, field(invoices(&all), "invoiceNumber"));
+    assert_eq!(invoices(&last).len(), 4);
+    let (status, beyond) = app
+        .get(&app.api(&format!("{BILLS_1001}?pageInit=500")), &token)
+        .await;
+    assert_eq!((status, invoices(&beyond).len()), (200, 0));
+}
+
+#[tokio::test]
+async fn start_and_end_are_inclusive_on_the_bill_date() {
+    let app = TestApp::with_demo_data().await;
+    let token = app.token(&["read"]).await;
+    let (status, body) = app
+        .get(
+            &app.api(&format!("{BILLS_1001}?start=20260505&end=20260505")),
+            &token,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        field(invoices(&body), "billDate"),
+        ["2026-05-05", "2026-05-05"]
+    );
+
+    let (_, body) = app
+        .get(
+            &app.api(&format!("{BILLS_1001}?start=20260601&quantity=100")),
+            &token,
+        )
+        .await;
+    assert!(
+        field(invoices(&body), "billDate")
+            .iter()
+            .all(|date| *date >= "2026-06-01")
+    );
+    assert_eq!(
+        invoices(&body).len(),
+        12,
+        "June to November, two subscribers"
+    );
+
+    let (_, body) = app
+        .get(
+            &app.api(&format!("{BILLS_1001}?end=20260105&quantity=100")),
+            &token,
+        )
+        .await;
+    assert_eq!(
+        field(invoices(&body), "billDate"),
+        ["2026-01-05", "2026-01-05", "2025-12-05", "2025-12-05"]
+    );
+}
+
+#[tokio::test]
+async fn contract_number_and_status_filter_and_combine() {
+    let app = TestApp::with_demo_data().await;
+    let token = app.token(&["read"]).await;
+    let (_, body) = app
+        .get(
+            &app.api(&format!("{BILLS_1001}?contractNumber=770001&quantity=100")),
+            &token,
+        )
+        .await;
+    assert_eq!(invoices(&body).len(), 12);
+    assert!(
+        field(invoices(&body), "contract")
+            .iter()
+            .all(|c| *c == "770001")
+    );
+
+    let (_, body) = app
+        .get(&app.api(&format!("{BILLS_1001}?status=OPEN")), &token)
+        .await;
+    assert_eq!(field(invoices(&body), "invoiceStatus"), ["OPEN", "OPEN"]);
+
+    let query = "contractNumber=770002&status=PAID&start=20260301&end=20260630";
+    let (_, body) = app
+        .get(&app.api(&format!("{BILLS_1001}?{query}")), &token)
+        .await;
+    assert_eq!(
+        field(invoices(&body), "billDate"),
+        ["2026-06-05", "2026-05-05", "2026-04-05", "2026-03-05"]
+    );
+
+    let (_, body) = app
+        .get(
+            &app.api("/customers/CLIENT_CODE/1003/bills?status=OVERDUE"),
+            &token,
+        )
+        .await;
+    assert_eq!(field(invoices(&body), "invoiceStatus"), ["OVERDUE"]);
+}
+
+#[tokio::test]
+async fn an_unknown_customer_is_a_404_and_no_match_an_empty_list() {
+    let app = TestApp::with_demo_data().await;
+    let token = app.token(&["read"]).await;
+    let (status, body) = app
+        .get(&app.api("/customers/CLIENT_CODE/999/bills"), &token)
+        .await;
+    assert_eq!(status, 404);
+    assert_error_body(&body, 404);
+    let (status, body) = app
+        .get(&app.api("/customers/OTHER_TYPE/1001/bills"), &token)
+        .await;
+    assert_eq!(
+        status, 404,
+        "the idType is part of the customer's name: {body}"
+    );
+    let (status, body) = app
+        .get(&app.api(&format!("{BILLS_1001}?status=CANCELLED")), &token)
+        .await;
+    assert_eq!((status, invoices(&body).len()), (200, 0));
+}
+
+#[tokio::test]
+async fn impossible_dates_and_reversed_ranges_are_400s() {
+    let app = TestApp::with_demo_data().await;
+    let token = app.token(&["read"]).await;
+    for query in [
+        "start=20260231",
+        "end=20261301",
+        "start=20260000",
+        "start=20260601&end=20260501",
+    ] {
+        let (status, body) = app
+            .get(&app.api(&format!("{BILLS_1001}?{query}")), &token)
+            .await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_error_body(&body, 400);
+    }
+}
+
+#[tokio::test]
+async fn amounts_and_dates_are_written_exactly() {
+    let app = TestApp::with_demo_data().await;
+    let mut conn = app.db.connect();
+    conn.batch_execute(
+        "INSERT INTO invoices (customer_id, invoice_number, invoice_status, bill_date,
+                               invoice_amount, invoice_balance, payment_amount)
+         SELECT customer_id, 'EXACT-1', 'PARTIALLY_PAID', DATE '2030-01-31', 1234.56, 0.10, 9999999999999.99
+         FROM customers WHERE code = 1001",
+    )
+    .expect("insert");
+    let token = app.token(&["read"]).await;
+    let text = app
+        .http
+        .get(app.api(&format!("{BILLS_1001}?quantity=1")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request")
+        .text()
+        .await
+        .expect("body");
+    for expected in [
+        r#""invoiceAmount":1234.56"#,
+        r#""invoiceBalace":0.1"#,
+        r#""paymentAmount":9999999999999.99"#,
+        r#""billDate":"2030-01-31""#,
+    ] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+    let count: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "count(*) FROM invoices",
+    ))
+    .get_result(&mut conn)
+    .expect("count");
+    assert_eq!(count, 49, "the demo's 48 invoices and this one");
+}

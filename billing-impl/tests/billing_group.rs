@@ -1,0 +1,244 @@
+//! The `billingGroup` tag: creating, listing, updating and deleting a customer's billing
+//! groups, and the bills of one group.
+
+mod common;
+
+use common::{TestApp, assert_error_body};
+use diesel::RunQueryDsl;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const GROUPS_1001: &str = "/customers/CLIENT_CODE/1001/bills/groups";
+
+fn group_ids(body: &Value) -> Vec<&str> {
+    body["billingGroup"]
+        .as_array()
+        .expect("a billingGroup array")
+        .iter()
+        .map(|group| group["groupId"].as_str().unwrap_or_default())
+        .collect()
+}
+
+#[tokio::test]
+async fn groups_are_listed_by_group_id() {
+    let app = TestApp::with_demo_data().await;
+    let token = app.token(&["read"]).await;
+    let (status, body) = app.get(&app.api(GROUPS_1001), &token).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(group_ids(&body), ["HQ", "SALES"]);
+    let (status, body) = app
+        .get(&app.api("/customers/CLIENT_CODE/1003/bills/groups"), &token)
+        .await;
+    assert_eq!((status, group_ids(&body).len()), (200, 0));
+    let (status, body) = app
+        .get(&app.api("/customers/CLIENT_CODE/4/bills/groups"), &token)
+        .await;
+    assert_eq!(status, 404);
+    assert_error_body(&body, 404);
+}
+
+#[tokio::test]
+async fn a_group_is_created_once_per_group_id() {
+    let app = TestApp::with_demo_data().await;
+    let token = app.token(&["read", "write"]).await;
+    let group = json!({"groupId": "BRANCH-7", "address": "Blvd. Morazan, Tegucigalpa"});
+    let (status, body) = app
+        .send_json(Method::POST, &app.api(GROUPS_1001), &token, &group)
+        .await;
+    assert_eq!((status, &body), (200, &group));
+
+    let (status, body) = app
+        .send_json(Method::POST, &app.api(GROUPS_1001), &token, &group)
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_error_body(&body, 409);
+
+    // Group ids are per customer: another customer may use the same one.
+    let other = "/customers/CLIENT_CODE/1003/bills/groups";
+    let (status, _) = app
+        .send_json(Method::POST, &app.api(other), &token, &group)
+        .await;
+    assert_eq!(status, 200);
+
+    let (_, listed) = app.get(&app.api(GROUPS_1001), &token).await;
+    assert_eq!(group_ids(&listed), ["BRANCH-7", "HQ", "SALES"]);
+}
+
+#[tokio::test]
+async fn a_group_without_group_id_gets_one_assigned() {
+    let app = TestApp::with_demo_data().await;
+    let token = app.token(&["read", "write"]).await;
+    let (status, body) = app
+        .send_json(
+            Method::POST,
+            &app.api(GROUPS_1001),
+            &token,
+            &json!({"address": "Tegucigalpa"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let assigned = body["groupId"].as_str().expect("an assigned groupId");
+    assert!(
+        assigned.len() <= 64 && assigned.chars().all(|c| c.is_ascii_alphanumeric()),
+        "{assigned}"
+    );
+    let (_, listed) = app.get(&app.api(GROUPS_1001), &token).await;
+    assert!(group_ids(&listed).contains(&assigned));
+}
+
+#[tokio::test]
+async fn creating_for_an_unknown_customer_is_a_404() {
+    let app = TestApp::with_demo_data().await;
+    let token = app.token(&["write"]).await;
+    let (status, body) = app
+        .send_json(
+            Method::POST,
+            &app.api("/customers/CLIENT_CODE/4/bills/groups"),
+            &token,
+            &json!({"address": "x"}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_error_body(&body, 404);
+}
+
+#[tokio::test]
+async fn an_update_changes_the_address_of_an_existing_group() {
+    let app = TestApp::with_demo_data().await;
+    let token = app.token(&["read", "write"]).await;
+    let update = json!({"groupId": "SALES", "address": "Col. Trejo, San Pedro Sula"});
+    let (status, body) = app
+        .send_json(Method::PUT, &app.api(GROUPS_1001), &token, &update)
+        .await;
+    assert_eq!((status, &body), (200, &update));
+    let (_, listed) = app.get(&app.api(GROUPS_1001), &token).await;
+    assert_eq!(listed["billingGroup"][1], update);
+
+    let missing = json!({"groupId": "NOPE", "address": "x"});
+    let (status, body) = app
+        .send_json(Method::PUT, &app.api(GROUPS_1001), &token, &missing)
+        .await;
+    assert_eq!(status, 404);
+    assert_error_body(&body, 404);
+}
+
+#[tokio::test]
+async fn an_empty_group_is_deleted_and_answered_as_it_was() {
+    let app = TestApp::with_demo_data().await;
+    let token = app.token(&["read", "write"]).await;
+    let group = json!({"groupId": "TEMP", "address": "Choluteca"});
+    app.send_json(Method::POST, &app.api(GROUPS_1001), &token, &group)
+        .await;
+    let delete = app.api(&format!("{GROUPS_1001}?groupId=TEMP"));
+    let response = app
+        .http
+        .delete(&delete)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("delete");
+    let (status, body) = common::status_and_json(response).await;
+    assert_eq!((status, &body), (200, &group));
+    let response = app
+        .http
+        .delete(&delete)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("delete");
+    let (status, body) = common::status_and_json(response).await;
+    assert_eq!(status, 404, "already gone: {body}");
+    assert_error_body(&body, 404);
+}
+
+#[tokio::test]
+async fn a_group_that_holds_invoices_is_not_deleted() {
+    let app = TestApp::with_demo_data().await;
+    let token = app.token(&["read", "write"]).await;
+    let response = app
+        .http
+        .delete(app.api(&format!("{GROUPS_1001}?groupId=HQ")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("delete");
+    let (status, body) = common::status_and_json(response).await;
+    assert_eq!(status, 409, "{body}");
+    assert_error_body(&body, 409);
+    let (status, bills) = app
+        .get(&app.api(&format!("{GROUPS_1001}/HQ?quantity=100")), &token)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        bills["invoice"].as_array().map(Vec::len),
+        Some(12),
+        "the group keeps its bills"
+    );
+}
+
+#[tokio::test]
+async fn the_bills_of_a_group_are_that_group_s_alone() {
+    let app = TestApp::with_demo_data().await;
+    let token = app.token(&["read"]).await;
+    let (status, body) = app
+        .get(
+            &app.api(&format!("{GROUPS_1001}/SALES?quantity=100")),
+            &token,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let invoices = body["invoice"].as_array().expect("invoices");
+    assert_eq!(invoices.len(), 12);
+    assert!(
+        invoices
+            .iter()
+            .all(|invoice| invoice["billingGroup"] == json!({"id": "SALES", "idType": "GROUP_ID"}))
+    );
+
+    let (_, filtered) = app
+        .get(
+            &app.api(&format!("{GROUPS_1001}/SALES?status=OPEN&quantity=5")),
+            &token,
+        )
+        .await;
+    assert_eq!(filtered["invoice"].as_array().map(Vec::len), Some(1));
+
+    let (status, body) = app
+        .get(&app.api(&format!("{GROUPS_1001}/NOPE")), &token)
+        .await;
+    assert_eq!(status, 404, "unknown group: {body}");
+    let (status, body) = app
+        .get(&app.api("/customers/CLIENT_CODE/4/bills/groups/HQ"), &token)
+        .await;
+    assert_eq!(status, 404, "unknown customer: {body}");
+    // A group of another customer is not this customer's.
+    let (status, _) = app
+        .get(
+            &app.api("/customers/CLIENT_CODE/1002/bills/groups/HQ"),
+            &token,
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn sql_in_string_parameters_is_stored_inert() {
+    let app = TestApp::with_demo_data().await;
+    let token = app.token(&["read", "write"]).await;
+    let address = "x'); DROP TABLE invoices; -- <script>alert(1)</script>";
+    let (status, body) = app
+        .send_json(
+            Method::POST,
+            &app.api(GROUPS_1001),
+            &token,
+            &json!({"groupId": "INERT", "address": address}),
+        )
+        .await;
+    assert_eq!((status, body["address"].as_str()), (200, Some(address)));
+    let count: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "count(*) FROM invoices",
+    ))
+    .get_result(&mut app.db.connect())
+    .expect("the invoices table is still there");
+    assert_eq!(count, 48);
+}

@@ -1,0 +1,318 @@
+//! What every integration test needs: its own database, cloned from a migrated template
+//! and dropped when the test ends; the real server on a free port; tokens from the real
+//! token endpoint through the `oauth2` crate.
+#![allow(dead_code)]
+
+use std::{sync::OnceLock, time::Duration};
+
+use billing_impl::{
+    auth,
+    config::{AuthConfig, DatabaseConfig, ServeConfig, ServerConfig},
+    db, seed, server,
+};
+use diesel::{Connection, PgConnection, RunQueryDsl, connection::SimpleConnection};
+use oauth2::{AuthUrl, ClientId, ClientSecret, Scope, TokenResponse, TokenUrl, basic::BasicClient};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The server URL of the cluster the tests use (`make test` starts it and sets this).
+fn admin_url() -> String {
+    std::env::var("DATABASE_URL").expect(
+        "DATABASE_URL must name a PostgreSQL database the tests may create databases from; `make test` sets it",
+    )
+}
+
+fn url_of(database: &str) -> String {
+    let admin = admin_url();
+    let (server, _) = admin
+        .rsplit_once('/')
+        .expect("DATABASE_URL ends with /<database>");
+    format!("{server}/{database}")
+}
+
+/// The name of the template database for the migrations as they are now: a changed
+/// migration makes a new template.
+fn template_name() -> String {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations");
+    let mut paths: Vec<_> = walk(std::path::Path::new(dir));
+    paths.sort();
+    let mut digest = Sha256::new();
+    for path in paths {
+        digest.update(path.to_string_lossy().as_bytes());
+        digest.update(std::fs::read(&path).expect("migration file readable"));
+    }
+    let hex: String = digest
+        .finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("billing_template_{hex}")
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .expect("migrations directory readable")
+        .flat_map(|entry| {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                walk(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
+}
+
+/// Creates the migrated template once per cluster, under an advisory lock so that test
+/// binaries running at the same time create it once.
+fn template() -> &'static str {
+    static TEMPLATE: OnceLock<String> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let name = template_name();
+        let mut admin = PgConnection::establish(&admin_url()).expect("connect to DATABASE_URL");
+        admin
+            .batch_execute("SELECT pg_advisory_lock(7420001)")
+            .expect("lock");
+        let exists: i64 = diesel::sql_query(format!(
+            "SELECT count(*) AS count FROM pg_database WHERE datname = '{name}'"
+        ))
+        .get_result::<Count>(&mut admin)
+        .expect("look up template")
+        .count;
+        if exists == 0 {
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .expect("create template");
+            db::migrate(&url_of(&name)).expect("migrate template");
+        }
+        admin
+            .batch_execute("SELECT pg_advisory_unlock(7420001)")
+            .expect("unlock");
+        name
+    })
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    count: i64,
+}
+
+/// A database of the test's own, migrated, dropped when the value is.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub fn new() -> Self {
+        Self::create_from(template())
+    }
+
+    fn create_from(template: &str) -> Self {
+        let name = format!("billing_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::establish(&admin_url()).expect("connect to DATABASE_URL");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+            .expect("create test database");
+        let url = url_of(&name);
+        Self { name, url }
+    }
+
+    /// An empty database, with no migration applied.
+    pub fn empty() -> Self {
+        Self::create_from("template0")
+    }
+
+    pub fn connect(&self) -> PgConnection {
+        PgConnection::establish(&self.url).expect("connect to the test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = PgConnection::establish(&admin_url()) {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// Settings of a test server: the defaults of `billing serve`, on a free port.
+pub fn serve_config(database_url: &str) -> ServeConfig {
+    ServeConfig {
+        server: ServerConfig {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            workers: Some(2),
+            shutdown_timeout_seconds: 5,
+            realm: "billing".to_owned(),
+        },
+        database: DatabaseConfig {
+            database_url: database_url.parse().expect("url"),
+            db_pool_size: 4,
+            db_pool_timeout_ms: 2000,
+            db_statement_timeout_ms: 5000,
+        },
+        auth: AuthConfig {
+            token_ttl_seconds: 3600,
+            token_cache_seconds: 1,
+            auth_max_failures: 5,
+            auth_lockout_seconds: 60,
+        },
+    }
+}
+
+/// The real server over a database of the test's own.
+pub struct TestApp {
+    pub db: TestDb,
+    pub base: String,
+    pub http: reqwest::Client,
+    server: actix_web::dev::ServerHandle,
+}
+
+impl TestApp {
+    /// A server over an empty, migrated database.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A server over the demo data set.
+    pub async fn with_demo_data() -> Self {
+        let app = Self::start().await;
+        seed_demo(&app);
+        app
+    }
+
+    /// A server whose configuration `adjust` has changed.
+    pub async fn start_with(adjust: impl FnOnce(&mut ServeConfig)) -> Self {
+        let db = TestDb::new();
+        let mut config = serve_config(&db.url);
+        adjust(&mut config);
+        let pool = db::build_pool(&config.database);
+        let running = server::start(&config, pool).expect("start the server");
+        let handle = running.server.handle();
+        tokio::spawn(running.server);
+        Self {
+            db,
+            base: format!("http://{}", running.address),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("http client"),
+            server: handle,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// An API path: `/v2/billing` + `path`.
+    pub fn api(&self, path: &str) -> String {
+        format!("{}{}{path}", self.base, billing_api::BASE_PATH)
+    }
+
+    /// Registers a client with `scopes`; returns its id and secret.
+    pub fn client(&self, scopes: &[&str]) -> (String, String) {
+        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        let client =
+            auth::clients::create(&mut self.db.connect(), "test client", &scopes).expect("client");
+        (client.client_id, client.client_secret)
+    }
+
+    /// A token for a new client with `scopes`, from the token endpoint, by the `oauth2` crate.
+    pub async fn token(&self, scopes: &[&str]) -> String {
+        let (id, secret) = self.client(scopes);
+        self.token_for(&id, &secret, scopes).await
+    }
+
+    /// A token for an existing client, by the `oauth2` crate's client-credentials flow.
+    pub async fn token_for(&self, client_id: &str, secret: &str, scopes: &[&str]) -> String {
+        let client = BasicClient::new(ClientId::new(client_id.to_owned()))
+            .set_client_secret(ClientSecret::new(secret.to_owned()))
+            .set_auth_uri(AuthUrl::new(self.url("/unused")).expect("url"))
+            .set_token_uri(TokenUrl::new(self.url(auth::token_endpoint::TOKEN_PATH)).expect("url"));
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        let mut request = client.exchange_client_credentials();
+        for scope in scopes {
+            request = request.add_scope(Scope::new(scope.to_string()));
+        }
+        let token = request
+            .request_async(&http)
+            .await
+            .expect("token from the token endpoint");
+        token.access_token().secret().clone()
+    }
+
+    /// GET with a bearer token; returns status and JSON body.
+    pub async fn get(&self, url: &str, token: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request");
+        status_and_json(response).await
+    }
+
+    /// A request with a JSON body and a bearer token.
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        token: &str,
+        body: &Value,
+    ) -> (u16, Value) {
+        let response = self
+            .http
+            .request(method, url)
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        status_and_json(response).await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stops accepting and closes the pool's connections before the database is dropped.
+        drop(self.server.stop(false));
+    }
+}
+
+/// Loads the demo data set into the app's database.
+pub fn seed_demo(app: &TestApp) {
+    seed::demo(&mut app.db.connect()).expect("demo data");
+}
+
+/// The status and JSON body of a response; fails the test when the body is not JSON.
+pub async fn status_and_json(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    let body =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("a JSON body, got {status}: {text}"));
+    (status, body)
+}
+
+/// Asserts that `body` is the contract's `errorBody` for `status`.
+pub fn assert_error_body(body: &Value, status: u16) {
+    let error = &body["error"];
+    assert_eq!(
+        error["statusCode"],
+        status.to_string(),
+        "errorBody of {body}"
+    );
+    assert!(
+        error["message"].is_string(),
+        "errorBody has a message: {body}"
+    );
+}

@@ -1,0 +1,348 @@
+//! OAuth 2.0 client credentials: the token endpoint (RFC 6749 §4.4, §5) and the bearer
+//! token check on every operation (RFC 6750 §3).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use billing_impl::auth::{self, token_endpoint::TOKEN_PATH};
+use common::{TestApp, assert_error_body, status_and_json};
+use reqwest::{Method, header::HeaderMap};
+use serde_json::{Value, json};
+
+const BILLS: &str = "/customers/CLIENT_CODE/1001/bills";
+const GROUPS: &str = "/customers/CLIENT_CODE/1001/bills/groups";
+
+/// POST to the token endpoint with an optional Basic credential, query and form body.
+async fn token_request(
+    app: &TestApp,
+    basic: Option<(&str, &str)>,
+    query: &str,
+    form: &[(&str, &str)],
+) -> (u16, Value, HeaderMap) {
+    let mut request = app.http.post(format!("{}{query}", app.url(TOKEN_PATH)));
+    if let Some((id, secret)) = basic {
+        request = request.basic_auth(id, Some(secret));
+    }
+    if !form.is_empty() {
+        request = request.form(form);
+    }
+    let response = request.send().await.expect("token request");
+    let headers = response.headers().clone();
+    let (status, body) = status_and_json(response).await;
+    (status, body, headers)
+}
+
+#[tokio::test]
+async fn the_token_endpoint_issues_a_bearer_token_by_basic_authentication() {
+    let app = TestApp::start().await;
+    let (id, secret) = app.client(&["read", "write"]);
+    let before = chrono::Utc::now().timestamp_millis();
+    let (status, body, headers) = token_request(
+        &app,
+        Some((&id, &secret)),
+        "?grant_type=client_credentials",
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 3600);
+    assert_eq!(body["scope"], "read write");
+    assert_eq!(body["client_id"], id.as_str());
+    let issued_at = body["issued_at"]
+        .as_i64()
+        .expect("issued_at in milliseconds");
+    assert!(issued_at >= before && issued_at <= chrono::Utc::now().timestamp_millis());
+    assert!(
+        body["access_token"].as_str().is_some_and(|t| t.len() >= 43),
+        "256 random bits"
+    );
+    assert!(body.get("refresh_token").is_none());
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(headers["pragma"], "no-cache");
+}
+
+#[tokio::test]
+async fn form_fields_authenticate_too_and_grant_type_may_come_in_the_body() {
+    let app = TestApp::start().await;
+    let (id, secret) = app.client(&["read"]);
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", id.as_str()),
+        ("client_secret", secret.as_str()),
+    ];
+    let (status, body, _) = token_request(&app, None, "", &form).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().expect("token");
+    let (status, _) = app.get(&app.api(BILLS), token).await;
+    assert_eq!(
+        status, 404,
+        "the token is accepted; customer 1001 does not exist here"
+    );
+}
+
+#[tokio::test]
+async fn the_token_endpoint_refuses_as_rfc_6749_says() {
+    let app = TestApp::start().await;
+    let (id, secret) = app.client(&["read"]);
+    let grant = "?grant_type=client_credentials";
+
+    let (status, body, headers) = token_request(&app, Some((&id, "wrong")), grant, &[]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    assert!(
+        headers["www-authenticate"]
+            .to_str()
+            .is_ok_and(|h| h.starts_with("Basic"))
+    );
+
+    let (status, body, _) = token_request(&app, Some(("nobody", "x")), grant, &[]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+
+    let (status, body, _) = token_request(&app, None, grant, &[]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "no credentials"
+    );
+
+    let (status, body, _) =
+        token_request(&app, Some((&id, &secret)), "?grant_type=password", &[]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
+
+    let (status, body, _) = token_request(&app, Some((&id, &secret)), "", &[]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request")),
+        "no grant_type"
+    );
+
+    let (status, body, _) =
+        token_request(&app, Some((&id, &secret)), grant, &[("scope", "write")]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_scope")),
+        "beyond the client's scopes"
+    );
+
+    let (status, body, _) =
+        token_request(&app, Some((&id, &secret)), grant, &[("scope", "admin")]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_scope"))
+    );
+
+    let both = [
+        ("client_id", id.as_str()),
+        ("client_secret", secret.as_str()),
+    ];
+    let (status, body, _) = token_request(&app, Some((&id, &secret)), grant, &both).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request")),
+        "two methods"
+    );
+    assert!(body["error_description"].is_string());
+}
+
+#[tokio::test]
+async fn a_requested_scope_narrows_the_token() {
+    let app = TestApp::with_demo_data().await;
+    let (id, secret) = app.client(&["read", "write"]);
+    let token = app.token_for(&id, &secret, &["read"]).await;
+    let (status, _) = app.get(&app.api(BILLS), &token).await;
+    assert_eq!(status, 200);
+    let (status, body) = app
+        .send_json(
+            Method::POST,
+            &app.api(GROUPS),
+            &token,
+            &json!({"address": "x"}),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+}
+
+#[tokio::test]
+async fn missing_malformed_and_unknown_tokens_are_refused_with_their_challenges() {
+    let app = TestApp::with_demo_data().await;
+    let url = app.api(BILLS);
+
+    let response = app.http.get(&url).send().await.expect("request");
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        r#"Bearer realm="billing""#
+    );
+    let (_, body) = status_and_json(response).await;
+    assert_error_body(&body, 401);
+
+    let response = app
+        .http
+        .get(&url)
+        .header("authorization", "Basic dXNlcjpwYXNz")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 400);
+    assert!(
+        response.headers()["www-authenticate"]
+            .to_str()
+            .is_ok_and(|h| h.contains(r#"error="invalid_request""#))
+    );
+    let (_, body) = status_and_json(response).await;
+    assert_error_body(&body, 400);
+
+    let response = app
+        .http
+        .get(&url)
+        .bearer_auth("not-a-token-we-issued")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 401);
+    assert!(
+        response.headers()["www-authenticate"]
+            .to_str()
+            .is_ok_and(|h| h.contains(r#"error="invalid_token""#))
+    );
+    let (_, body) = status_and_json(response).await;
+    assert_error_body(&body, 401);
+}
+
+#[tokio::test]
+async fn a_read_token_cannot_create_update_or_delete_a_group() {
+    let app = TestApp::with_demo_data().await;
+    let token = app.token(&["read"]).await;
+    let group = json!({"groupId": "NEW", "address": "x"});
+    for method in [Method::POST, Method::PUT] {
+        let response = app
+            .http
+            .request(method.clone(), app.api(GROUPS))
+            .bearer_auth(&token)
+            .json(&group)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 403, "{method}");
+        let challenge = response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            challenge.contains(r#"error="insufficient_scope""#)
+                && challenge.contains(r#"scope="write""#),
+            "{challenge}"
+        );
+        let (_, body) = status_and_json(response).await;
+        assert_error_body(&body, 403);
+    }
+    let response = app
+        .http
+        .delete(app.api(&format!("{GROUPS}?groupId=HQ")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 403);
+    let (_, listed) = app.get(&app.api(GROUPS), &token).await;
+    assert_eq!(
+        listed["billingGroup"].as_array().map(Vec::len),
+        Some(2),
+        "nothing changed"
+    );
+}
+
+#[tokio::test]
+async fn a_token_used_after_its_lifetime_is_refused() {
+    let app = TestApp::start_with(|config| config.auth.token_ttl_seconds = 1).await;
+    common::seed_demo(&app);
+    let token = app.token(&["read"]).await;
+    let (status, _) = app.get(&app.api(BILLS), &token).await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (status, body) = app.get(&app.api(BILLS), &token).await;
+    assert_eq!(status, 401, "expired: {body}");
+}
+
+#[tokio::test]
+async fn a_revoked_client_s_live_token_is_refused_within_the_cache_lifetime() {
+    let app = TestApp::with_demo_data().await;
+    let (id, secret) = app.client(&["read"]);
+    let token = app.token_for(&id, &secret, &["read"]).await;
+    let (status, _) = app.get(&app.api(BILLS), &token).await;
+    assert_eq!(status, 200, "the token is warm in the cache");
+    auth::clients::revoke(&mut app.db.connect(), &id).expect("revoke");
+    let revoked = Instant::now();
+    // The documented delay is BILLING_TOKEN_CACHE_SECONDS, 1 s in the tests.
+    let refused = loop {
+        let (status, _) = app.get(&app.api(BILLS), &token).await;
+        if status == 401 || revoked.elapsed() > Duration::from_secs(3) {
+            break status == 401;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(refused, "refused within the cache lifetime");
+    assert!(revoked.elapsed() < Duration::from_secs(3));
+    let (status, body, _) = token_request(
+        &app,
+        Some((&id, &secret)),
+        "?grant_type=client_credentials",
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "no new tokens either"
+    );
+}
+
+#[tokio::test]
+async fn repeated_failed_authentications_are_throttled() {
+    let app = TestApp::start().await;
+    let (id, secret) = app.client(&["read"]);
+    let grant = "?grant_type=client_credentials";
+    for _ in 0..5 {
+        let (status, _, _) = token_request(&app, Some((&id, "guess")), grant, &[]).await;
+        assert_eq!(status, 401);
+    }
+    let (status, body, headers) = token_request(&app, Some((&id, &secret)), grant, &[]).await;
+    assert_eq!(status, 429, "locked out even with the right secret: {body}");
+    assert_eq!(headers["retry-after"], "60");
+}
+
+#[tokio::test]
+async fn a_dump_of_the_clients_and_tokens_holds_no_usable_secret_or_token() {
+    let app = TestApp::start().await;
+    let (id, secret) = app.client(&["read", "write"]);
+    let token = app.token_for(&id, &secret, &["read"]).await;
+    let dump = std::process::Command::new("pg_dump")
+        .args([
+            "--data-only",
+            "--table=oauth_clients",
+            "--table=oauth_tokens",
+            &app.db.url,
+        ])
+        .output()
+        .expect("pg_dump runs");
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    let dump = String::from_utf8_lossy(&dump.stdout);
+    assert!(dump.contains(&id), "the dump is of the right tables");
+    assert!(dump.contains("$argon2id$"), "secrets are Argon2id hashes");
+    assert!(!dump.contains(&secret), "no client secret in the dump");
+    assert!(!dump.contains(&token), "no access token in the dump");
+}

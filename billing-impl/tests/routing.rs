@@ -1,0 +1,505 @@
+//! The generated routing, over a small in-test implementation of the traits: every
+//! operation is reachable at its path and method, every kind of rejection answers its
+//! status with an `errorBody`, and a missing or insufficient scope is refused before the
+//! implementation is called.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use actix_web::{App, HttpResponse, HttpServer, ResponseError, http::StatusCode, web};
+use billing_api::{
+    apis::{
+        Authentication,
+        billing::{Billing, FindCustomerBillsByClientCodeResponse},
+        billing_group::{
+            BillingGroup, CreateBillingGroupResponse, DeleteBillingGroupResponse,
+            FindCustomerBillsByClientCodeAndBillingGroupResponse, ListBillingGroupsResponse,
+            UpdateBillingGroupResponse,
+        },
+        profile::{GetClientAccountGeneralInfoResponse, Profile},
+    },
+    models,
+    server::{configure, error_body, error_response, json_errors},
+};
+use common::assert_error_body;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// Records which operations were called; tokens are the literal scope lists.
+#[derive(Default)]
+struct FakeApi {
+    calls: Mutex<Vec<&'static str>>,
+}
+
+impl FakeApi {
+    fn called(&self, operation: &'static str) {
+        self.calls.lock().expect("calls").push(operation);
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("refused with {0}")]
+struct FakeError(StatusCode);
+
+impl ResponseError for FakeError {
+    fn status_code(&self) -> StatusCode {
+        self.0
+    }
+    fn error_response(&self) -> HttpResponse {
+        error_response(self.0, &error_body(self.0, "refused", None, None))
+    }
+}
+
+impl Authentication for FakeApi {
+    type Caller = Vec<String>;
+    type Error = FakeError;
+
+    async fn authenticate(
+        &self,
+        authorization: Option<&actix_web::http::header::HeaderValue>,
+    ) -> Result<Vec<String>, FakeError> {
+        let header = authorization.ok_or(FakeError(StatusCode::UNAUTHORIZED))?;
+        let scopes = header.to_str().ok().and_then(|h| h.strip_prefix("Bearer "));
+        let scopes = scopes.ok_or(FakeError(StatusCode::UNAUTHORIZED))?;
+        Ok(scopes.split(',').map(str::to_owned).collect())
+    }
+
+    fn has_scope(caller: &Vec<String>, scope: &str) -> bool {
+        caller.iter().any(|granted| granted == scope)
+    }
+
+    fn insufficient_scope(&self, _scope: &'static str) -> FakeError {
+        FakeError(StatusCode::FORBIDDEN)
+    }
+}
+
+fn empty_bills() -> models::BillCollection {
+    models::BillCollection {
+        invoice: Vec::new(),
+    }
+}
+
+fn group(body_group: Option<String>, address: String) -> models::BillingGroupRequest {
+    models::BillingGroupRequest {
+        address,
+        group_id: body_group.or(Some("G1".into())),
+    }
+}
+
+impl Billing for FakeApi {
+    async fn find_customer_bills_by_client_code(
+        &self,
+        _: Vec<String>,
+        _: models::FindCustomerBillsByClientCodePathParams,
+        query: models::FindCustomerBillsByClientCodeQueryParams,
+        _: models::FindCustomerBillsByClientCodeHeaderParams,
+    ) -> Result<FindCustomerBillsByClientCodeResponse, FakeError> {
+        self.called("findCustomerBillsByClientCode");
+        // The defaults of the spec reach the implementation.
+        assert_eq!((query.page_init, query.quantity), (0, 20));
+        Ok(FindCustomerBillsByClientCodeResponse::Ok(empty_bills()))
+    }
+}
+
+impl BillingGroup for FakeApi {
+    async fn find_customer_bills_by_client_code_and_billing_group(
+        &self,
+        _: Vec<String>,
+        _: models::FindCustomerBillsByClientCodeAndBillingGroupPathParams,
+        _: models::FindCustomerBillsByClientCodeAndBillingGroupQueryParams,
+        _: models::FindCustomerBillsByClientCodeAndBillingGroupHeaderParams,
+    ) -> Result<FindCustomerBillsByClientCodeAndBillingGroupResponse, FakeError> {
+        self.called("findCustomerBillsByClientCodeAndBillingGroup");
+        Ok(FindCustomerBillsByClientCodeAndBillingGroupResponse::Ok(
+            empty_bills(),
+        ))
+    }
+
+    async fn list_billing_groups(
+        &self,
+        _: Vec<String>,
+        _: models::ListBillingGroupsPathParams,
+        _: models::ListBillingGroupsHeaderParams,
+    ) -> Result<ListBillingGroupsResponse, FakeError> {
+        self.called("listBillingGroups");
+        Ok(ListBillingGroupsResponse::Ok(
+            models::BillingGroupCollection {
+                billing_group: vec![],
+            },
+        ))
+    }
+
+    async fn create_billing_group(
+        &self,
+        _: Vec<String>,
+        _: models::CreateBillingGroupPathParams,
+        _: models::CreateBillingGroupHeaderParams,
+        body: models::BillingGroupRequest,
+    ) -> Result<CreateBillingGroupResponse, FakeError> {
+        self.called("CreateBillingGroup");
+        Ok(CreateBillingGroupResponse::Ok(group(
+            body.group_id,
+            body.address,
+        )))
+    }
+
+    async fn update_billing_group(
+        &self,
+        _: Vec<String>,
+        _: models::UpdateBillingGroupPathParams,
+        _: models::UpdateBillingGroupHeaderParams,
+        body: models::BillingGroupUpdate,
+    ) -> Result<UpdateBillingGroupResponse, FakeError> {
+        self.called("UpdateBillingGroup");
+        Ok(UpdateBillingGroupResponse::Ok(group(
+            Some(body.group_id),
+            body.address,
+        )))
+    }
+
+    async fn delete_billing_group(
+        &self,
+        _: Vec<String>,
+        _: models::DeleteBillingGroupPathParams,
+        query: models::DeleteBillingGroupQueryParams,
+        _: models::DeleteBillingGroupHeaderParams,
+    ) -> Result<DeleteBillingGroupResponse, FakeError> {
+        self.called("DeleteBillingGroup");
+        Ok(DeleteBillingGroupResponse::Ok(group(
+            Some(query.group_id),
+            "gone".into(),
+        )))
+    }
+}
+
+impl Profile for FakeApi {
+    async fn get_client_account_general_info(
+        &self,
+        _: Vec<String>,
+        _: models::GetClientAccountGeneralInfoPathParams,
+        _: models::GetClientAccountGeneralInfoHeaderParams,
+    ) -> Result<GetClientAccountGeneralInfoResponse, FakeError> {
+        self.called("getClientAccountGeneralInfo");
+        Ok(GetClientAccountGeneralInfoResponse::NotFound(error_body(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            None,
+            None,
+        )))
+    }
+}
+
+/// The generated routing over a `FakeApi`, served over real HTTP on a free port.
+struct Served {
+    base: String,
+    api: Arc<FakeApi>,
+    http: reqwest::Client,
+}
+
+impl Served {
+    async fn start() -> Self {
+        let api = web::Data::new(FakeApi::default());
+        let shared = api.clone().into_inner();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(json_errors())
+                .configure(|cfg| configure(cfg, api.clone()))
+        })
+        .workers(1)
+        .bind("127.0.0.1:0")
+        .expect("bind");
+        let base = format!("http://{}{}", server.addrs()[0], billing_api::BASE_PATH);
+        tokio::spawn(server.run());
+        Self {
+            base,
+            api: shared,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn calls(&self) -> Vec<&'static str> {
+        self.api.calls.lock().expect("calls").clone()
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, &str)>,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some((content_type, body)) = body {
+            request = request
+                .header("content-type", content_type)
+                .body(body.to_owned());
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let json = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("JSON body, got {status}: {text}"));
+        (status, json, headers)
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let (status, body, _) = self.send(Method::GET, path, Some("read,write"), None).await;
+        (status, body)
+    }
+}
+
+const JSON: &str = "application/json";
+
+#[tokio::test]
+async fn every_operation_is_reachable_at_its_path_and_method() {
+    let served = Served::start().await;
+    let group = json!({"address": "Col. Palmira", "groupId": "G1"}).to_string();
+    let cases: [(Method, &str, Option<&str>, u16, &str); 7] = [
+        (
+            Method::GET,
+            "/customers/CLIENT_CODE/1/bills",
+            None,
+            200,
+            "findCustomerBillsByClientCode",
+        ),
+        (
+            Method::GET,
+            "/customers/CLIENT_CODE/1/bills/groups/G1",
+            None,
+            200,
+            "findCustomerBillsByClientCodeAndBillingGroup",
+        ),
+        (
+            Method::GET,
+            "/customers/50499001001/profile",
+            None,
+            404,
+            "getClientAccountGeneralInfo",
+        ),
+        (
+            Method::GET,
+            "/customers/CLIENT_CODE/1/bills/groups",
+            None,
+            200,
+            "listBillingGroups",
+        ),
+        (
+            Method::POST,
+            "/customers/CLIENT_CODE/1/bills/groups",
+            Some(&group),
+            200,
+            "CreateBillingGroup",
+        ),
+        (
+            Method::PUT,
+            "/customers/CLIENT_CODE/1/bills/groups",
+            Some(&group),
+            200,
+            "UpdateBillingGroup",
+        ),
+        (
+            Method::DELETE,
+            "/customers/CLIENT_CODE/1/bills/groups?groupId=G1",
+            None,
+            200,
+            "DeleteBillingGroup",
+        ),
+    ];
+    for (method, path, body, expected, operation) in cases {
+        let (status, json, _) = served
+            .send(
+                method.clone(),
+                path,
+                Some("read,write"),
+                body.map(|b| (JSON, b)),
+            )
+            .await;
+        assert_eq!(status, expected, "{method} {path}: {json}");
+        assert_eq!(served.calls().last(), Some(&operation), "{method} {path}");
+    }
+    assert_eq!(served.calls().len(), 7);
+}
+
+#[tokio::test]
+async fn a_malformed_or_out_of_range_parameter_is_a_400_naming_it() {
+    let served = Served::start().await;
+    let cases = [
+        ("/customers/CLIENT_CODE/abc/bills", "`id`"),
+        ("/customers/CLIENT_CODE/-1/bills", "`id`"),
+        ("/customers/CLIENT_CODE/9223372036854775808/bills", "`id`"),
+        ("/customers/1CLIENT/1/bills", "`idType`"),
+        (
+            "/customers/CLIENT_CODE_WITH_FAR_TOO_MANY_LETTERS_X/1/bills",
+            "`idType`",
+        ),
+        ("/customers/CLIENT_CODE/1/bills?quantity=0", "`quantity`"),
+        ("/customers/CLIENT_CODE/1/bills?quantity=101", "`quantity`"),
+        (
+            "/customers/CLIENT_CODE/1/bills?quantity=1000000000",
+            "`quantity`",
+        ),
+        ("/customers/CLIENT_CODE/1/bills?pageInit=x", "`pageInit`"),
+        (
+            "/customers/CLIENT_CODE/1/bills?pageInit=1&pageInit=2",
+            "`pageInit`",
+        ),
+        ("/customers/CLIENT_CODE/1/bills?start=2026", "`start`"),
+        ("/customers/CLIENT_CODE/1/bills?end=99999999", "`end`"),
+        ("/customers/CLIENT_CODE/1/bills?status=LOST", "`status`"),
+        (
+            "/customers/CLIENT_CODE/1/bills?contractNumber=1e3",
+            "`contractNumber`",
+        ),
+        ("/customers/CLIENT_CODE/1/bills/groups/-G1", "`groupId`"),
+        ("/customers/1000000000000000/profile", "`msisdn`"),
+        ("/customers/CLIENT_CODE/1/bills/groups", "`groupId`"),
+    ];
+    for (path, named) in cases {
+        let method = if path.ends_with("/bills/groups") {
+            Method::DELETE
+        } else {
+            Method::GET
+        };
+        let (status, body, _) = served.send(method, path, Some("read,write"), None).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_error_body(&body, 400);
+        let message = body["error"]["developerMessage"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(message.contains(named), "{path}: {message} names {named}");
+    }
+    assert!(
+        served.calls().is_empty(),
+        "no operation ran: {:?}",
+        served.calls()
+    );
+}
+
+#[tokio::test]
+async fn a_bad_body_or_content_type_is_refused_with_an_error_body() {
+    let served = Served::start().await;
+    let path = "/customers/CLIENT_CODE/1/bills/groups";
+    let oversized = json!({"address": "x".repeat(20_000)}).to_string();
+    let cases: [(Option<(&str, &str)>, u16); 8] = [
+        (None, 415),
+        (Some(("text/plain", r#"{"address": "x"}"#)), 415),
+        (Some((JSON, "")), 400),
+        (Some((JSON, r#"{"address": "#)), 400),
+        (Some((JSON, r#"{"address": "x", "colour": "red"}"#)), 400),
+        (Some((JSON, r#"{"groupId": "G1"}"#)), 400),
+        (
+            Some((JSON, r#"{"address": "x", "groupId": "no spaces allowed"}"#)),
+            400,
+        ),
+        (Some((JSON, &oversized)), 413),
+    ];
+    for (body, expected) in cases {
+        let (status, json, _) = served
+            .send(Method::POST, path, Some("read,write"), body)
+            .await;
+        assert_eq!(status, expected, "{body:?}: {json}");
+        assert_error_body(&json, expected);
+    }
+    let (status, json, _) = served
+        .send(
+            Method::PUT,
+            path,
+            Some("read,write"),
+            Some((JSON, r#"{"address": "x"}"#)),
+        )
+        .await;
+    assert_eq!(status, 400, "PUT needs a groupId: {json}");
+    assert!(
+        json["error"]["developerMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("groupId")
+    );
+    assert!(
+        served.calls().is_empty(),
+        "no operation ran: {:?}",
+        served.calls()
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_path_is_a_404_and_a_wrong_method_a_405_with_allow() {
+    let served = Served::start().await;
+    let (status, body) = served.get("/customers/CLIENT_CODE/1/invoices").await;
+    assert_eq!(status, 404);
+    assert_error_body(&body, 404);
+
+    let (status, body, headers) = served
+        .send(
+            Method::PATCH,
+            "/customers/CLIENT_CODE/1/bills/groups",
+            Some("read,write"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 405);
+    assert_error_body(&body, 405);
+    assert_eq!(headers["allow"], "DELETE, GET, POST, PUT");
+
+    let (status, _, headers) = served
+        .send(
+            Method::POST,
+            "/customers/50499001001/profile",
+            Some("read,write"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 405);
+    assert_eq!(headers["allow"], "GET");
+}
+
+#[tokio::test]
+async fn a_missing_or_insufficient_scope_is_refused_before_the_implementation_runs() {
+    let served = Served::start().await;
+    let body = json!({"address": "x", "groupId": "G1"}).to_string();
+    let (status, json, _) = served
+        .send(Method::GET, "/customers/CLIENT_CODE/1/bills", None, None)
+        .await;
+    assert_eq!(status, 401);
+    assert_error_body(&json, 401);
+    let (status, _, _) = served
+        .send(
+            Method::GET,
+            "/customers/CLIENT_CODE/1/bills",
+            Some("write"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403, "a write-only token cannot read");
+    for method in [Method::POST, Method::PUT] {
+        let (status, json, _) = served
+            .send(
+                method,
+                "/customers/CLIENT_CODE/1/bills/groups",
+                Some("read"),
+                Some((JSON, &body)),
+            )
+            .await;
+        assert_eq!(status, 403);
+        assert_error_body(&json, 403);
+    }
+    let (status, _, _) = served
+        .send(
+            Method::DELETE,
+            "/customers/CLIENT_CODE/1/bills/groups?groupId=G1",
+            Some("read"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert!(
+        served.calls().is_empty(),
+        "no operation ran: {:?}",
+        served.calls()
+    );
+}
