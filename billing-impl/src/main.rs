@@ -1,6 +1,10 @@
 //! `billing`: serve the API, migrate the database, load data, manage OAuth clients.
 
-use std::{ffi::OsString, process::ExitCode, time::Instant};
+use std::{
+    ffi::OsString,
+    process::ExitCode,
+    time::{Duration, Instant},
+};
 
 use billing_impl::{
     auth,
@@ -52,7 +56,7 @@ impl DatabaseUrl {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Apply pending migrations, then serve the API (the default).
+    /// Serve the API, applying pending migrations as soon as the database answers (the default).
     Serve(ServeConfig),
     /// Apply pending migrations and exit.
     Migrate(DatabaseUrl),
@@ -156,8 +160,10 @@ fn run(command: Command) -> Result<(), SetupError> {
 
 #[actix_web::main]
 async fn serve(config: ServeConfig) -> Result<(), SetupError> {
-    let applied = db::migrate(config.database.database_url.expose())?;
-    log::info!("{applied} migration(s) applied");
+    db::migrate_in_background(
+        config.database.database_url.expose().to_owned(),
+        Duration::from_secs(5),
+    );
     let pool = db::build_pool(&config.database);
     let running = server::start(&config, pool)?;
     log::info!("serving on http://{}", running.address);

@@ -9,7 +9,10 @@ pub mod schema;
 pub mod subscribers;
 pub mod tokens;
 
+use std::time::Duration;
+
 use actix_web::web;
+use backon::{BlockingRetryable, ExponentialBuilder};
 use diesel::{
     Connection, PgConnection, RunQueryDsl,
     connection::SimpleConnection,
@@ -77,6 +80,32 @@ pub fn migrate(database_url: &str) -> Result<usize, SetupError> {
         .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
         .execute(&mut conn)?;
     applied
+}
+
+/// Applies the migrations on a thread of its own, retrying with a growing delay (at most
+/// `max_delay`) while the database cannot be reached, so that the server starts, and
+/// `/ready` answers 503, until the database is there.
+pub fn migrate_in_background(
+    database_url: String,
+    max_delay: Duration,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let applied = (|| migrate(&database_url))
+            .retry(
+                ExponentialBuilder::default()
+                    .with_max_delay(max_delay)
+                    .without_max_times(),
+            )
+            .sleep(std::thread::sleep)
+            .notify(|error, delay| {
+                log::warn!("migrations not applied yet ({error}); retrying in {delay:?}")
+            })
+            .call();
+        match applied {
+            Ok(count) => log::info!("{count} migration(s) applied"),
+            Err(error) => log::error!("migrations failed: {error}"),
+        }
+    })
 }
 
 /// Whether every embedded migration has been applied to the database.
