@@ -3,14 +3,16 @@
 #   scripts/pg.sh start   initialise on first use, start if not running, print DATABASE_URL
 #   scripts/pg.sh stop    stop it
 #   scripts/pg.sh url     print DATABASE_URL
+# BILLING_PG_DIR and BILLING_PG_PORT choose another folder and port (the tests make
+# clusters of their own to stop and start).
 # As root (where initdb refuses to run) the cluster belongs to the `postgres` system user.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-dir="$root/.pgdata"
+dir="${BILLING_PG_DIR:-$root/.pgdata}"
 # As root the cluster belongs to `postgres`, which may not be able to enter the checkout
 # (a home folder, say): then it lives in a folder of its own named after the checkout.
-if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 \
+if [ -z "${BILLING_PG_DIR:-}" ] && [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 \
     && ! runuser -u postgres -- test -x "$root" 2>/dev/null; then
     dir="/tmp/billing-pgdata-$(printf '%s' "$root" | cksum | cut -d' ' -f1)"
 fi

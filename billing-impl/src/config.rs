@@ -92,6 +92,19 @@ pub struct ServerConfig {
     #[arg(long, env = "BILLING_SHUTDOWN_TIMEOUT_SECONDS", default_value_t = 30)]
     pub shutdown_timeout_seconds: u64,
 
+    /// Longest query string, in bytes; a longer one is answered 414.
+    #[arg(long, env = "BILLING_MAX_QUERY_BYTES", default_value_t = 4096)]
+    pub max_query_bytes: usize,
+
+    /// Most bytes of all header names and values together; more is answered 431.
+    #[arg(long, env = "BILLING_MAX_HEADER_BYTES", default_value_t = 16384)]
+    pub max_header_bytes: usize,
+
+    /// Seconds a request may take from its head to its answer, upload included; a client
+    /// that sends its body too slowly is answered 408.
+    #[arg(long, env = "BILLING_REQUEST_TIMEOUT_SECONDS", default_value_t = 15)]
+    pub request_timeout_seconds: u64,
+
     /// The realm named in `WWW-Authenticate` challenges.
     #[arg(long, env = "BILLING_REALM", default_value = "billing")]
     pub realm: String,

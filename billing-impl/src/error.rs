@@ -43,6 +43,15 @@ pub enum ApiError {
     /// The request conflicts with the current state.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The query string is longer than the configured limit (bytes).
+    #[error("query string over {0} bytes")]
+    UriTooLong(usize),
+    /// The headers together are larger than the configured limit (bytes).
+    #[error("headers over {0} bytes")]
+    HeadersTooLarge(usize),
+    /// The request took longer than the configured limit, its upload included.
+    #[error("request not complete within {0:?}")]
+    RequestTimeout(std::time::Duration),
     /// The database cannot be reached or has no free connection; retrying may succeed.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -70,6 +79,9 @@ impl ApiError {
             ApiError::InsufficientScope { .. } => "insufficient_scope",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
+            ApiError::UriTooLong(_) => "uri_too_long",
+            ApiError::HeadersTooLarge(_) => "headers_too_large",
+            ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -95,6 +107,13 @@ impl ApiError {
             } => "the access token is unknown, expired or revoked".to_owned(),
             ApiError::InsufficientScope { scope, .. } => {
                 format!("the access token lacks the `{scope}` scope")
+            }
+            ApiError::UriTooLong(limit) => format!("the query string is longer than {limit} bytes"),
+            ApiError::HeadersTooLarge(limit) => {
+                format!("the headers are larger than {limit} bytes")
+            }
+            ApiError::RequestTimeout(limit) => {
+                format!("the request was not complete within {} s", limit.as_secs())
             }
             ApiError::Unavailable(_) => {
                 "the service is briefly unavailable; retry later".to_owned()
@@ -135,6 +154,9 @@ impl ResponseError for ApiError {
             ApiError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -5,12 +5,12 @@ use std::{io, net::SocketAddr, time::Duration};
 
 use actix_web::{
     App, HttpResponse, HttpServer,
-    dev::{Server, Service},
+    dev::Server,
     http::{
         StatusCode,
-        header::{self, HeaderName, HeaderValue},
+        header::{self, HeaderValue},
     },
-    middleware::Logger,
+    middleware::{Logger, from_fn},
     web,
 };
 use billing_api::server::{error_body, error_response};
@@ -25,10 +25,8 @@ use crate::{
     config::ServeConfig,
     db::{self, DbPool},
     error::ApiError,
+    middleware::{self, RequestLimits},
 };
-
-/// The header that carries a request's id, taken from the client or made, and echoed.
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// One access-log line: client, request line, status, bytes, milliseconds, request id.
 /// Tokens travel in headers and secrets in bodies, so neither reaches this line.
@@ -58,25 +56,20 @@ pub fn start(config: &ServeConfig, pool: DbPool) -> io::Result<Running> {
         token_ttl: Duration::from_secs(config.auth.token_ttl_seconds),
     });
     let pool = web::Data::new(pool);
+    let limits = web::Data::new(RequestLimits {
+        max_query_bytes: config.server.max_query_bytes,
+        max_header_bytes: config.server.max_header_bytes,
+        timeout: Duration::from_secs(config.server.request_timeout_seconds),
+    });
 
     let mut server = HttpServer::new(move || {
         App::new()
+            // The last one wrapped runs first: log, then id, then limits, then JSON errors.
             .wrap(billing_api::server::json_errors())
-            .wrap_fn(|request, service| {
-                let id = request
-                    .headers()
-                    .get(&REQUEST_ID)
-                    .filter(|value| is_acceptable_request_id(value))
-                    .cloned()
-                    .unwrap_or_else(new_request_id);
-                let response = service.call(request);
-                async move {
-                    let mut response = response.await?;
-                    response.headers_mut().insert(REQUEST_ID, id);
-                    Ok(response)
-                }
-            })
+            .wrap(from_fn(middleware::request_limits))
+            .wrap(from_fn(middleware::request_id))
             .wrap(Logger::new(ACCESS_LOG))
+            .app_data(limits.clone())
             .app_data(issuer.clone())
             .app_data(pool.clone())
             .service(
@@ -102,17 +95,6 @@ pub fn start(config: &ServeConfig, pool: DbPool) -> io::Result<Running> {
         server: server.run(),
         address,
     })
-}
-
-/// A request id of at most 128 visible ASCII characters, or none at all.
-fn is_acceptable_request_id(value: &HeaderValue) -> bool {
-    let bytes = value.as_bytes();
-    !bytes.is_empty() && bytes.len() <= 128 && bytes.iter().all(|b| b.is_ascii_graphic())
-}
-
-fn new_request_id() -> HeaderValue {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("unknown"))
 }
 
 fn method_not_allowed(allow: &'static str) -> HttpResponse {

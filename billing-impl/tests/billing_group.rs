@@ -242,3 +242,41 @@ async fn sql_in_string_parameters_is_stored_inert() {
     .expect("the invoices table is still there");
     assert_eq!(count, 48);
 }
+
+#[tokio::test]
+async fn twenty_concurrent_creates_of_one_group_id_give_one_200_and_nineteen_409s() {
+    let app = TestApp::with_demo_data().await;
+    let token = app.token(&["read", "write"]).await;
+    let url = app.api(GROUPS_1001);
+    let creates = (0..20).map(|i| {
+        let body = json!({"groupId": "RACE", "address": format!("address {i}")});
+        let (app, url, token) = (&app, url.clone(), token.clone());
+        async move { app.send_json(Method::POST, &url, &token, &body).await.0 }
+    });
+    let mut statuses = futures_util::future::join_all(creates).await;
+    statuses.sort();
+    assert_eq!(statuses, [vec![200], vec![409; 19]].concat());
+}
+
+#[tokio::test]
+async fn concurrent_updates_of_one_group_leave_one_whole_write() {
+    let app = TestApp::with_demo_data().await;
+    let token = app.token(&["read", "write"]).await;
+    let url = app.api(GROUPS_1001);
+    let addresses: Vec<String> = (0..20).map(|i| format!("Calle {i}, casa {i}")).collect();
+    let updates = addresses.iter().map(|address| {
+        let body = json!({"groupId": "HQ", "address": address});
+        let (app, url, token) = (&app, url.clone(), token.clone());
+        async move { app.send_json(Method::PUT, &url, &token, &body).await.0 }
+    });
+    let statuses = futures_util::future::join_all(updates).await;
+    assert!(statuses.iter().all(|status| *status == 200), "{statuses:?}");
+    let (_, listed) = app.get(&app.api(GROUPS_1001), &token).await;
+    let address = listed["billingGroup"][0]["address"]
+        .as_str()
+        .expect("address");
+    assert!(
+        addresses.iter().any(|a| a == address),
+        "one of the writes, whole: {address}"
+    );
+}

@@ -16,7 +16,7 @@ use backon::{BlockingRetryable, ExponentialBuilder};
 use diesel::{
     Connection, PgConnection, RunQueryDsl,
     connection::SimpleConnection,
-    r2d2::{ConnectionManager, CustomizeConnection, Pool},
+    r2d2::{ConnectionManager, CustomizeConnection, ManageConnection, Pool},
     sql_types::BigInt,
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -31,10 +31,43 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
 const MIGRATION_LOCK_KEY: i64 = 0x6269_6c6c_696e_6721;
 
 /// The pool every request draws its connection from.
-pub type DbPool = Pool<ConnectionManager<PgConnection>>;
+pub type DbPool = Pool<Manager>;
 
 /// Error of building a pool or migrating.
 pub type SetupError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A pooled connection, and whether it must not be handed out again.
+pub struct PooledPg {
+    conn: PgConnection,
+    broken: bool,
+}
+
+/// diesel's connection manager, which cannot tell that PostgreSQL closed a connection,
+/// taught to retire a connection once a query on it failed for a reason that is not the
+/// query's (see `db::run`): after a restart of the database, or a killed backend, the pool
+/// reconnects instead of handing out dead connections.
+#[derive(Debug)]
+pub struct Manager(ConnectionManager<PgConnection>);
+
+impl ManageConnection for Manager {
+    type Connection = PooledPg;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<PooledPg, Self::Error> {
+        self.0.connect().map(|conn| PooledPg {
+            conn,
+            broken: false,
+        })
+    }
+
+    fn is_valid(&self, pooled: &mut PooledPg) -> Result<(), Self::Error> {
+        self.0.is_valid(&mut pooled.conn)
+    }
+
+    fn has_broken(&self, pooled: &mut PooledPg) -> bool {
+        pooled.broken || self.0.has_broken(&mut pooled.conn)
+    }
+}
 
 /// Settings applied to every new connection of the pool.
 #[derive(Debug)]
@@ -42,20 +75,24 @@ struct SessionSettings {
     statement_timeout_ms: u64,
 }
 
-impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSettings {
-    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(&format!(
-            "SET statement_timeout = {}; SET application_name = 'billing'",
-            self.statement_timeout_ms
-        ))
-        .map_err(diesel::r2d2::Error::QueryError)
+impl CustomizeConnection<PooledPg, diesel::r2d2::Error> for SessionSettings {
+    fn on_acquire(&self, pooled: &mut PooledPg) -> Result<(), diesel::r2d2::Error> {
+        pooled
+            .conn
+            .batch_execute(&format!(
+                "SET statement_timeout = {}; SET application_name = 'billing'",
+                self.statement_timeout_ms
+            ))
+            .map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
 /// Builds the pool. It does not wait for the database: a connection is opened when the
 /// first request needs one, so that the server starts while the database is down.
 pub fn build_pool(config: &DatabaseConfig) -> DbPool {
-    let manager = ConnectionManager::<PgConnection>::new(config.database_url.expose());
+    let manager = Manager(ConnectionManager::<PgConnection>::new(
+        config.database_url.expose(),
+    ));
     Pool::builder()
         .max_size(config.db_pool_size)
         .min_idle(Some(0))
@@ -124,8 +161,13 @@ where
 {
     let pool = pool.clone();
     web::block(move || {
-        let mut conn = pool.get()?;
-        work(&mut conn)
+        let mut pooled = pool.get()?;
+        let result = work(&mut pooled.conn);
+        // The database, not the query, failed: the connection may be dead; retire it.
+        if matches!(result, Err(ApiError::Unavailable(_))) {
+            pooled.broken = true;
+        }
+        result
     })
     .await?
 }

@@ -3,6 +3,8 @@
 //! token endpoint through the `oauth2` crate.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::{sync::OnceLock, time::Duration};
 
 use billing_impl::{
@@ -148,6 +150,9 @@ pub fn serve_config(database_url: &str) -> ServeConfig {
             listen: "127.0.0.1:0".parse().expect("address"),
             workers: Some(2),
             shutdown_timeout_seconds: 5,
+            max_query_bytes: 4096,
+            max_header_bytes: 16384,
+            request_timeout_seconds: 15,
             realm: "billing".to_owned(),
         },
         database: DatabaseConfig {

@@ -1,0 +1,79 @@
+//! Request middleware: the request id every answer carries, and the limits every request
+//! is held to before any handler runs.
+
+use std::time::Duration;
+
+use actix_web::{
+    body::MessageBody,
+    dev::{ServiceRequest, ServiceResponse},
+    http::header::{HeaderName, HeaderValue},
+    middleware::Next,
+    web,
+};
+
+use crate::error::ApiError;
+
+/// The header that carries a request's id, taken from the client or made, and echoed.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What a request may be.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    /// Longest query string, in bytes; a longer one is a 414.
+    pub max_query_bytes: usize,
+    /// Most bytes of header names and values together; more is a 431.
+    pub max_header_bytes: usize,
+    /// Time from the request's head to the end of its answer, body upload included; a
+    /// request that takes longer (a client sending its body too slowly) is a 408.
+    pub timeout: Duration,
+}
+
+/// Takes the client's `X-Request-ID` (at most 128 visible ASCII characters) or makes one,
+/// and sets it on the answer.
+pub async fn request_id(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .filter(|value| {
+            let bytes = value.as_bytes();
+            !bytes.is_empty() && bytes.len() <= 128 && bytes.iter().all(u8::is_ascii_graphic)
+        })
+        .cloned()
+        .unwrap_or_else(|| {
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("unknown"))
+        });
+    let mut response = next.call(request).await?;
+    response.headers_mut().insert(REQUEST_ID, id);
+    Ok(response)
+}
+
+/// Enforces the `RequestLimits` registered as app data.
+pub async fn request_limits(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let Some(limits) = request
+        .app_data::<web::Data<RequestLimits>>()
+        .map(|limits| *limits.get_ref())
+    else {
+        return next.call(request).await;
+    };
+    if request.query_string().len() > limits.max_query_bytes {
+        return Err(ApiError::UriTooLong(limits.max_query_bytes).into());
+    }
+    let header_bytes: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > limits.max_header_bytes {
+        return Err(ApiError::HeadersTooLarge(limits.max_header_bytes).into());
+    }
+    actix_web::rt::time::timeout(limits.timeout, next.call(request))
+        .await
+        .map_err(|_| ApiError::RequestTimeout(limits.timeout))?
+}

@@ -1,0 +1,166 @@
+//! Real processes for the tests that break things: a PostgreSQL cluster of the test's own
+//! that it can stop and start, and the `billing` binary that it can kill.
+
+use std::{
+    net::TcpListener,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+/// A free TCP port on the loopback address.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port()
+}
+
+fn pg_script() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh"))
+}
+
+/// A PostgreSQL cluster of the test's own, removed when the value is dropped.
+pub struct Cluster {
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Cluster {
+    /// Initialises and starts a cluster with a `billing` database.
+    pub fn start() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("billing-cluster-{}", uuid::Uuid::new_v4().simple()));
+        let cluster = Self {
+            dir,
+            port: free_port(),
+        };
+        cluster.pg("start");
+        cluster
+    }
+
+    fn pg(&self, command: &str) {
+        let output = Command::new(pg_script())
+            .arg(command)
+            .env("BILLING_PG_DIR", &self.dir)
+            .env("BILLING_PG_PORT", self.port.to_string())
+            .output()
+            .expect("scripts/pg.sh runs");
+        assert!(
+            output.status.success(),
+            "pg.sh {command}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Starts the cluster again after `stop`.
+    pub fn restart(&self) {
+        self.pg("start");
+    }
+
+    /// Stops the cluster (fast shutdown: connections are cut).
+    pub fn stop(&self) {
+        self.pg("stop");
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://billing@127.0.0.1:{}/billing", self.port)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new(pg_script())
+            .arg("stop")
+            .env("BILLING_PG_DIR", &self.dir)
+            .env("BILLING_PG_PORT", self.port.to_string())
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The `billing` binary serving on a free port.
+pub struct ServerProcess {
+    child: Child,
+    pub base: String,
+}
+
+impl ServerProcess {
+    /// Starts `billing serve` over `database_url` with extra environment `env`, and waits
+    /// until `/health` answers.
+    pub fn start(database_url: &str, env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_billing"))
+            .arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env("BILLING_LISTEN", format!("127.0.0.1:{port}"))
+            .env("BILLING_WORKERS", "2")
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start billing");
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        server.wait_until(Duration::from_secs(20), "/health", 200);
+        server
+    }
+
+    /// Polls `path` until it answers `status`; panics after `limit`.
+    pub fn wait_until(&self, limit: Duration, path: &str, status: u16) -> Duration {
+        let started = Instant::now();
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .expect("client");
+        loop {
+            let answered = client
+                .get(format!("{}{path}", self.base))
+                .send()
+                .map(|r| r.status().as_u16());
+            if answered.ok() == Some(status) {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < limit,
+                "{path} did not answer {status} within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (a `kill` signal name) to the server.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -{signal}");
+    }
+
+    /// Waits for the server to exit; its exit code, or `None` after `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

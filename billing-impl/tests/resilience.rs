@@ -1,0 +1,371 @@
+//! Faults made for real: the database stopped under load, its connections killed, the
+//! pool exhausted, the server started before the database, killed with SIGKILL, and
+//! stopped with SIGTERM while requests are in flight.
+
+mod common;
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use billing_impl::{auth, db, seed};
+use common::process::{Cluster, ServerProcess};
+use diesel::{Connection, PgConnection, RunQueryDsl, connection::SimpleConnection};
+use reqwest::blocking::Client;
+
+const BILLS: &str = "/v2/billing/customers/CLIENT_CODE/1001/bills";
+const GROUPS: &str = "/v2/billing/customers/CLIENT_CODE/1001/bills/groups";
+
+fn client() -> Client {
+    Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client")
+}
+
+/// Migrates and seeds the cluster's database; returns a client id and secret with both scopes.
+fn prepare(url: &str) -> (String, String) {
+    db::migrate(url).expect("migrate");
+    let mut conn = PgConnection::establish(url).expect("connect");
+    seed::demo(&mut conn).expect("demo data");
+    let client = auth::clients::create(&mut conn, "resilience", &["read".into(), "write".into()])
+        .expect("client");
+    (client.client_id, client.client_secret)
+}
+
+fn token(server: &ServerProcess, (id, secret): &(String, String)) -> String {
+    let response = client()
+        .post(format!(
+            "{}/oauth/client_credential/accesstoken?grant_type=client_credentials",
+            server.base
+        ))
+        .basic_auth(id, Some(secret))
+        .send()
+        .expect("token request");
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().expect("token JSON");
+    body["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned()
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    ok: usize,
+    unavailable: usize,
+    other: Vec<u16>,
+    slowest: Duration,
+}
+
+#[test]
+fn a_database_stopped_under_load_answers_503_and_serves_again_without_a_restart() {
+    let cluster = Cluster::start();
+    let credentials = prepare(&cluster.url());
+    let server = ServerProcess::start(&cluster.url(), &[("BILLING_DB_POOL_TIMEOUT_MS", "1000")]);
+    server.wait_until(Duration::from_secs(20), "/ready", 200);
+    let token = token(&server, &credentials);
+
+    let outage = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (outage, stop, url, token) = (
+                outage.clone(),
+                stop.clone(),
+                format!("{}{BILLS}", server.base),
+                token.clone(),
+            );
+            thread::spawn(move || {
+                let http = client();
+                let mut tally = Tally::default();
+                while !stop.load(Ordering::Relaxed) {
+                    let started = Instant::now();
+                    let status = http
+                        .get(&url)
+                        .bearer_auth(&token)
+                        .send()
+                        .map(|r| r.status().as_u16())
+                        .unwrap_or(0);
+                    if outage.load(Ordering::Relaxed) {
+                        tally.slowest = tally.slowest.max(started.elapsed());
+                        match status {
+                            503 => tally.unavailable += 1,
+                            200 => tally.ok += 1,
+                            other => tally.other.push(other),
+                        }
+                    }
+                }
+                tally
+            })
+        })
+        .collect();
+
+    thread::sleep(Duration::from_millis(500));
+    cluster.stop();
+    outage.store(true, Ordering::Relaxed);
+    thread::sleep(Duration::from_secs(3));
+    outage.store(false, Ordering::Relaxed);
+    cluster.restart();
+    let back = Instant::now();
+    let http = client();
+    let recovered = loop {
+        let status = http
+            .get(format!("{}{BILLS}", server.base))
+            .bearer_auth(&token)
+            .send()
+            .map(|r| r.status().as_u16());
+        if status.ok() == Some(200) || back.elapsed() > Duration::from_secs(10) {
+            break back.elapsed();
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    stop.store(true, Ordering::Relaxed);
+    let tallies: Vec<Tally> = workers
+        .into_iter()
+        .map(|w| w.join().expect("worker"))
+        .collect();
+
+    let (ok, unavailable): (usize, usize) = tallies
+        .iter()
+        .fold((0, 0), |(o, u), t| (o + t.ok, u + t.unavailable));
+    let other: Vec<u16> = tallies.iter().flat_map(|t| t.other.clone()).collect();
+    let slowest = tallies.iter().map(|t| t.slowest).max().unwrap_or_default();
+    eprintln!(
+        "outage: {} requests, {unavailable} answered 503, {ok} answered 200, {} anything else {other:?}; \
+         slowest {slowest:?}; first 200 {recovered:?} after the database was back",
+        ok + unavailable + other.len(),
+        other.len()
+    );
+    assert!(unavailable > 0, "requests were made during the outage");
+    assert!(
+        other.is_empty(),
+        "only 503s (or 200s from before the stop): {other:?}"
+    );
+    assert!(
+        slowest < Duration::from_secs(3),
+        "no request hung: {slowest:?}"
+    );
+    assert!(
+        recovered < Duration::from_secs(2),
+        "serving again within 2 s: {recovered:?}"
+    );
+}
+
+#[test]
+fn killed_connections_are_replaced_and_the_next_requests_succeed() {
+    let cluster = Cluster::start();
+    let credentials = prepare(&cluster.url());
+    let server = ServerProcess::start(&cluster.url(), &[]);
+    server.wait_until(Duration::from_secs(20), "/ready", 200);
+    let token = token(&server, &credentials);
+    let http = client();
+    for _ in 0..8 {
+        assert_eq!(
+            http.get(format!("{}{BILLS}", server.base))
+                .bearer_auth(&token)
+                .send()
+                .expect("request")
+                .status(),
+            200
+        );
+    }
+    let mut admin = PgConnection::establish(&cluster.url()).expect("connect");
+    let killed: Vec<Terminated> = diesel::sql_query(
+        "SELECT pg_terminate_backend(pid) AS terminated FROM pg_stat_activity WHERE application_name = 'billing'",
+    )
+    .load(&mut admin)
+    .expect("terminate");
+    assert!(!killed.is_empty(), "the server's connections were found");
+    let statuses: Vec<u16> = (0..10)
+        .map(|_| {
+            http.get(format!("{}{BILLS}", server.base))
+                .bearer_auth(&token)
+                .send()
+                .expect("request")
+                .status()
+                .as_u16()
+        })
+        .collect();
+    // A request that meets a dead connection answers 503 and retires it; the rest succeed.
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses[statuses.len() - 4..], [200; 4], "{statuses:?}");
+}
+
+#[derive(diesel::QueryableByName)]
+struct Terminated {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    #[allow(dead_code)]
+    terminated: bool,
+}
+
+#[test]
+fn an_exhausted_pool_answers_503_while_requests_needing_no_database_answer_at_once() {
+    let cluster = Cluster::start();
+    let credentials = prepare(&cluster.url());
+    let server = ServerProcess::start(
+        &cluster.url(),
+        &[
+            ("BILLING_DB_POOL_SIZE", "2"),
+            ("BILLING_DB_POOL_TIMEOUT_MS", "500"),
+            ("BILLING_TOKEN_CACHE_SECONDS", "60"),
+        ],
+    );
+    server.wait_until(Duration::from_secs(20), "/ready", 200);
+    let token = token(&server, &credentials);
+    // Warm the token cache, then hold every pooled connection in a blocked write.
+    let http = client();
+    assert_eq!(
+        http.get(format!("{}{BILLS}", server.base))
+            .bearer_auth(&token)
+            .send()
+            .expect("warm")
+            .status(),
+        200
+    );
+    let mut locker = PgConnection::establish(&cluster.url()).expect("connect");
+    locker
+        .batch_execute("BEGIN; LOCK TABLE billing_groups IN ACCESS EXCLUSIVE MODE")
+        .expect("lock");
+    let blocked: Vec<_> = (0..2)
+        .map(|i| {
+            let (url, token) = (format!("{}{GROUPS}", server.base), token.clone());
+            thread::spawn(move || {
+                client()
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&serde_json::json!({"groupId": format!("BLOCKED{i}"), "address": "x"}))
+                    .send()
+                    .map(|r| r.status().as_u16())
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(300));
+
+    let started = Instant::now();
+    let response = http
+        .get(format!("{}{BILLS}", server.base))
+        .bearer_auth(&token)
+        .send()
+        .expect("request");
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "within the pool timeout"
+    );
+
+    let started = Instant::now();
+    let response = http
+        .get(format!("{}{BILLS}", server.base))
+        .send()
+        .expect("request");
+    assert_eq!(response.status(), 401, "no token: no database needed");
+    assert!(
+        started.elapsed() < Duration::from_millis(300),
+        "at once: {:?}",
+        started.elapsed()
+    );
+
+    locker.batch_execute("COMMIT").expect("unlock");
+    for handle in blocked {
+        assert_eq!(
+            handle.join().expect("thread").expect("response"),
+            200,
+            "the blocked writes complete"
+        );
+    }
+}
+
+#[test]
+fn a_server_started_before_its_database_becomes_ready_by_itself() {
+    let cluster = Cluster::start();
+    let url = cluster.url();
+    cluster.stop();
+    let server = ServerProcess::start(&url, &[("BILLING_DB_POOL_TIMEOUT_MS", "500")]);
+    let response = client()
+        .get(format!("{}/ready", server.base))
+        .send()
+        .expect("ready");
+    assert_eq!(response.status(), 503, "up, but not ready");
+    cluster.restart();
+    server.wait_until(Duration::from_secs(15), "/ready", 200);
+}
+
+#[test]
+fn a_write_that_answered_200_survives_kill_9() {
+    let cluster = Cluster::start();
+    let credentials = prepare(&cluster.url());
+    let server = ServerProcess::start(&cluster.url(), &[]);
+    server.wait_until(Duration::from_secs(20), "/ready", 200);
+    let token = token(&server, &credentials);
+    let response = client()
+        .post(format!("{}{GROUPS}", server.base))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"groupId": "DURABLE", "address": "Comayagua"}))
+        .send()
+        .expect("create");
+    assert_eq!(response.status(), 200);
+    server.signal("KILL");
+    drop(server);
+    cluster.stop();
+    cluster.restart();
+    let count: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "count(*) FROM billing_groups WHERE group_id = 'DURABLE'",
+    ))
+    .get_result(&mut PgConnection::establish(&cluster.url()).expect("connect"))
+    .expect("count");
+    assert_eq!(count, 1);
+}
+
+#[test]
+fn sigterm_finishes_the_requests_in_flight_and_exits_0() {
+    let cluster = Cluster::start();
+    let credentials = prepare(&cluster.url());
+    let mut server = ServerProcess::start(
+        &cluster.url(),
+        &[("BILLING_SHUTDOWN_TIMEOUT_SECONDS", "10")],
+    );
+    server.wait_until(Duration::from_secs(20), "/ready", 200);
+    let token = token(&server, &credentials);
+    // Make three creates wait on a lock, so that they are in flight when SIGTERM comes.
+    let mut locker = PgConnection::establish(&cluster.url()).expect("connect");
+    locker
+        .batch_execute("BEGIN; LOCK TABLE billing_groups IN ACCESS EXCLUSIVE MODE")
+        .expect("lock");
+    let in_flight: Vec<_> = (0..3)
+        .map(|i| {
+            let (url, token) = (format!("{}{GROUPS}", server.base), token.clone());
+            thread::spawn(move || {
+                client()
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&serde_json::json!({"groupId": format!("INFLIGHT{i}"), "address": "x"}))
+                    .send()
+                    .map(|r| r.status().as_u16())
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(500));
+    server.signal("TERM");
+    thread::sleep(Duration::from_millis(500));
+    let refused = client().get(format!("{}/health", server.base)).send();
+    assert!(refused.is_err(), "no new connections are accepted");
+    locker.batch_execute("COMMIT").expect("unlock");
+    for handle in in_flight {
+        assert_eq!(
+            handle.join().expect("thread").expect("response"),
+            200,
+            "in-flight requests complete"
+        );
+    }
+    assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0));
+}
