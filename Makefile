@@ -7,6 +7,10 @@ TOOLS := .tools
 # openapi-generator, from PyPI, in a project-local virtualenv (it needs Java 11+).
 OPENAPI_GENERATOR_VERSION := 7.26.0
 GEN := $(TOOLS)/openapi-generator-$(OPENAPI_GENERATOR_VERSION)/bin/openapi-generator-cli
+# schemathesis, from PyPI, for `make contract`.
+SCHEMATHESIS_VERSION := 4.32.5
+HYPOTHESIS_VERSION := 6.170.17
+SCHEMATHESIS := $(TOOLS)/schemathesis-$(SCHEMATHESIS_VERSION)/bin/schemathesis
 # diesel's command line, for printing the schema.
 DIESEL_CLI_VERSION := 2.3.14
 DIESEL := $(TOOLS)/diesel_cli-$(DIESEL_CLI_VERSION)/bin/diesel
@@ -15,7 +19,7 @@ SCHEMA := billing-impl/src/db/schema.rs
 # The database: DATABASE_URL when set, else the checkout's private cluster (scripts/pg.sh).
 DB_URL = $$(scripts/database-url.sh)
 
-.PHONY: help run test generate check-generated schema check-schema lint example ci pg-stop
+.PHONY: help run test contract generate check-generated schema check-schema lint example ci pg-stop
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -26,6 +30,9 @@ run: ## Build, start PostgreSQL if needed, load the demo data, serve on 127.0.0.
 
 test: ## Start PostgreSQL if needed and run every test
 	DATABASE_URL=$(DB_URL) cargo test --workspace --all-targets
+
+contract: $(SCHEMATHESIS) ## schemathesis against the live server with every check (CONTRACT_EXAMPLES=300)
+	scripts/contract.sh $(SCHEMATHESIS)
 
 generate: $(GEN) ## Rewrite generated/ from spec/billing.yaml
 	@scripts/generate.sh $(GEN) generated
@@ -53,7 +60,7 @@ lint: ## rustfmt and clippy, warnings as errors, on the hand-written crate
 example: ## Run the example client against a real server with the demo data
 	scripts/example.sh
 
-ci: check-generated check-schema lint test example ## What CI runs
+ci: check-generated check-schema lint test example contract ## What CI runs
 
 pg-stop: ## Stop the checkout's private PostgreSQL cluster
 	scripts/pg.sh stop
@@ -62,6 +69,11 @@ $(GEN):
 	python3 -m venv $(TOOLS)/openapi-generator-$(OPENAPI_GENERATOR_VERSION)
 	$(TOOLS)/openapi-generator-$(OPENAPI_GENERATOR_VERSION)/bin/pip install --quiet \
 		--disable-pip-version-check openapi-generator-cli==$(OPENAPI_GENERATOR_VERSION)
+
+$(SCHEMATHESIS):
+	python3 -m venv $(TOOLS)/schemathesis-$(SCHEMATHESIS_VERSION)
+	$(TOOLS)/schemathesis-$(SCHEMATHESIS_VERSION)/bin/pip install --quiet \
+		--disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION) hypothesis==$(HYPOTHESIS_VERSION)
 
 $(DIESEL):
 	cargo install --quiet --locked diesel_cli --version $(DIESEL_CLI_VERSION) \

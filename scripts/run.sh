@@ -40,7 +40,7 @@ Then:
     -d '{"groupId": "BRANCH", "address": "Blvd. Morazan, Tegucigalpa"}' '$base/v2/billing/customers/CLIENT_CODE/1001/bills/groups'
   curl -s -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' -X PUT \\
     -d '{"groupId": "BRANCH", "address": "Col. Kennedy, Tegucigalpa"}' '$base/v2/billing/customers/CLIENT_CODE/1001/bills/groups'
-  curl -s -H "Authorization: Bearer \$TOKEN" -X DELETE '$base/v2/billing/customers/CLIENT_CODE/1001/bills/groups?groupId=BRANCH'
+  curl -s -H "Authorization: Bearer \$TOKEN" -X DELETE '$base/v2/billing/customers/CLIENT_CODE/1001/bills/groups/BRANCH'
 
 TEXT
 exec "$billing" serve --listen "$listen"

@@ -86,7 +86,7 @@ async fn an_overlong_query_string_is_a_414_and_overlong_headers_a_431() {
         .send()
         .await
         .expect("request");
-    let (status, body) = status_and_json(response).await;
+    let (status, body) = status_and_json("GET", response).await;
     assert_eq!(status, 431);
     assert_error_body(&body, 431);
 }

@@ -193,14 +193,15 @@ async fn an_unknown_customer_is_a_404_and_no_match_an_empty_list() {
 }
 
 #[tokio::test]
-async fn impossible_dates_and_reversed_ranges_are_400s() {
+async fn impossible_dates_are_400s_and_a_reversed_range_selects_nothing() {
     let app = TestApp::with_demo_data().await;
     let token = app.token(&["read"]).await;
     for query in [
         "start=20260231",
         "end=20261301",
         "start=20260000",
-        "start=20260601&end=20260501",
+        "start=20250229",
+        "end=2026-01-01",
     ] {
         let (status, body) = app
             .get(&app.api(&format!("{BILLS_1001}?{query}")), &token)
@@ -208,6 +209,28 @@ async fn impossible_dates_and_reversed_ranges_are_400s() {
         assert_eq!(status, 400, "{query}: {body}");
         assert_error_body(&body, 400);
     }
+    let (status, body) = app
+        .get(
+            &app.api(&format!("{BILLS_1001}?start=20240229&end=20240229")),
+            &token,
+        )
+        .await;
+    assert_eq!(
+        (status, invoices(&body).len()),
+        (200, 0),
+        "a leap day is a date: {body}"
+    );
+    let (status, body) = app
+        .get(
+            &app.api(&format!("{BILLS_1001}?start=20260601&end=20260501")),
+            &token,
+        )
+        .await;
+    assert_eq!(
+        (status, invoices(&body).len()),
+        (200, 0),
+        "start after end: {body}"
+    );
 }
 
 #[tokio::test]

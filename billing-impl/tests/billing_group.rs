@@ -129,7 +129,7 @@ async fn an_empty_group_is_deleted_and_answered_as_it_was() {
     let group = json!({"groupId": "TEMP", "address": "Choluteca"});
     app.send_json(Method::POST, &app.api(GROUPS_1001), &token, &group)
         .await;
-    let delete = app.api(&format!("{GROUPS_1001}?groupId=TEMP"));
+    let delete = app.api(&format!("{GROUPS_1001}/TEMP"));
     let response = app
         .http
         .delete(&delete)
@@ -137,7 +137,7 @@ async fn an_empty_group_is_deleted_and_answered_as_it_was() {
         .send()
         .await
         .expect("delete");
-    let (status, body) = common::status_and_json(response).await;
+    let (status, body) = common::status_and_json("DELETE", response).await;
     assert_eq!((status, &body), (200, &group));
     let response = app
         .http
@@ -146,7 +146,7 @@ async fn an_empty_group_is_deleted_and_answered_as_it_was() {
         .send()
         .await
         .expect("delete");
-    let (status, body) = common::status_and_json(response).await;
+    let (status, body) = common::status_and_json("DELETE", response).await;
     assert_eq!(status, 404, "already gone: {body}");
     assert_error_body(&body, 404);
 }
@@ -157,12 +157,12 @@ async fn a_group_that_holds_invoices_is_not_deleted() {
     let token = app.token(&["read", "write"]).await;
     let response = app
         .http
-        .delete(app.api(&format!("{GROUPS_1001}?groupId=HQ")))
+        .delete(app.api(&format!("{GROUPS_1001}/HQ")))
         .bearer_auth(&token)
         .send()
         .await
         .expect("delete");
-    let (status, body) = common::status_and_json(response).await;
+    let (status, body) = common::status_and_json("DELETE", response).await;
     assert_eq!(status, 409, "{body}");
     assert_error_body(&body, 409);
     let (status, bills) = app

@@ -28,7 +28,7 @@ async fn an_unreachable_database_is_a_503_with_retry_after() {
         .expect("request");
     assert_eq!(response.status(), 503);
     assert_eq!(response.headers()["retry-after"], "2");
-    let (_, body) = status_and_json(response).await;
+    let (_, body) = status_and_json("GET", response).await;
     assert_error_body(&body, 503);
     let text = body.to_string();
     assert!(
@@ -68,15 +68,21 @@ async fn an_unexpected_failure_is_a_500_that_leaks_nothing() {
 #[tokio::test]
 async fn ready_says_whether_the_database_answers_and_is_migrated() {
     let app = TestApp::start().await;
-    let (status, body) =
-        status_and_json(app.http.get(app.url("/ready")).send().await.expect("ready")).await;
+    let (status, body) = status_and_json(
+        "GET",
+        app.http.get(app.url("/ready")).send().await.expect("ready"),
+    )
+    .await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ready")));
     app.db
         .connect()
         .batch_execute("DELETE FROM __diesel_schema_migrations")
         .expect("forget migrations");
-    let (status, body) =
-        status_and_json(app.http.get(app.url("/ready")).send().await.expect("ready")).await;
+    let (status, body) = status_and_json(
+        "GET",
+        app.http.get(app.url("/ready")).send().await.expect("ready"),
+    )
+    .await;
     assert_eq!(status, 503, "{body}");
     assert_error_body(&body, 503);
 }

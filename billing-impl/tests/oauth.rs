@@ -29,7 +29,7 @@ async fn token_request(
     }
     let response = request.send().await.expect("token request");
     let headers = response.headers().clone();
-    let (status, body) = status_and_json(response).await;
+    let (status, body) = status_and_json("POST", response).await;
     (status, body, headers)
 }
 
@@ -183,7 +183,7 @@ async fn missing_malformed_and_unknown_tokens_are_refused_with_their_challenges(
         response.headers()["www-authenticate"],
         r#"Bearer realm="billing""#
     );
-    let (_, body) = status_and_json(response).await;
+    let (_, body) = status_and_json("GET", response).await;
     assert_error_body(&body, 401);
 
     let response = app
@@ -199,7 +199,7 @@ async fn missing_malformed_and_unknown_tokens_are_refused_with_their_challenges(
             .to_str()
             .is_ok_and(|h| h.contains(r#"error="invalid_request""#))
     );
-    let (_, body) = status_and_json(response).await;
+    let (_, body) = status_and_json("GET", response).await;
     assert_error_body(&body, 400);
 
     let response = app
@@ -215,7 +215,7 @@ async fn missing_malformed_and_unknown_tokens_are_refused_with_their_challenges(
             .to_str()
             .is_ok_and(|h| h.contains(r#"error="invalid_token""#))
     );
-    let (_, body) = status_and_json(response).await;
+    let (_, body) = status_and_json("GET", response).await;
     assert_error_body(&body, 401);
 }
 
@@ -243,12 +243,12 @@ async fn a_read_token_cannot_create_update_or_delete_a_group() {
                 && challenge.contains(r#"scope="write""#),
             "{challenge}"
         );
-        let (_, body) = status_and_json(response).await;
+        let (_, body) = status_and_json(method.as_str(), response).await;
         assert_error_body(&body, 403);
     }
     let response = app
         .http
-        .delete(app.api(&format!("{GROUPS}?groupId=HQ")))
+        .delete(app.api(&format!("{GROUPS}/HQ")))
         .bearer_auth(&token)
         .send()
         .await

@@ -161,13 +161,12 @@ impl BillingGroup for FakeApi {
     async fn delete_billing_group(
         &self,
         _: Vec<String>,
-        _: models::DeleteBillingGroupPathParams,
-        query: models::DeleteBillingGroupQueryParams,
+        path: models::DeleteBillingGroupPathParams,
         _: models::DeleteBillingGroupHeaderParams,
     ) -> Result<DeleteBillingGroupResponse, FakeError> {
         self.called("DeleteBillingGroup");
         Ok(DeleteBillingGroupResponse::Ok(group(
-            Some(query.group_id),
+            Some(path.group_id),
             "gone".into(),
         )))
     }
@@ -304,7 +303,7 @@ async fn every_operation_is_reachable_at_its_path_and_method() {
         ),
         (
             Method::DELETE,
-            "/customers/CLIENT_CODE/1/bills/groups?groupId=G1",
+            "/customers/CLIENT_CODE/1/bills/groups/G1",
             None,
             200,
             "DeleteBillingGroup",
@@ -357,7 +356,6 @@ async fn a_malformed_or_out_of_range_parameter_is_a_400_naming_it() {
         ),
         ("/customers/CLIENT_CODE/1/bills/groups/-G1", "`groupId`"),
         ("/customers/1000000000000000/profile", "`msisdn`"),
-        ("/customers/CLIENT_CODE/1/bills/groups", "`groupId`"),
     ];
     for (path, named) in cases {
         let method = if path.ends_with("/bills/groups") {
@@ -385,13 +383,14 @@ async fn a_bad_body_or_content_type_is_refused_with_an_error_body() {
     let served = Served::start().await;
     let path = "/customers/CLIENT_CODE/1/bills/groups";
     let oversized = json!({"address": "x".repeat(20_000)}).to_string();
-    let cases: [(Option<(&str, &str)>, u16); 8] = [
+    let cases: [(Option<(&str, &str)>, u16); 9] = [
         (None, 415),
         (Some(("text/plain", r#"{"address": "x"}"#)), 415),
         (Some((JSON, "")), 400),
         (Some((JSON, r#"{"address": "#)), 400),
         (Some((JSON, r#"{"address": "x", "colour": "red"}"#)), 400),
         (Some((JSON, r#"{"groupId": "G1"}"#)), 400),
+        (Some((JSON, r#"{"address": "x", "groupId": null}"#)), 400),
         (
             Some((JSON, r#"{"address": "x", "groupId": "no spaces allowed"}"#)),
             400,
@@ -444,7 +443,7 @@ async fn an_unknown_path_is_a_404_and_a_wrong_method_a_405_with_allow() {
         .await;
     assert_eq!(status, 405);
     assert_error_body(&body, 405);
-    assert_eq!(headers["allow"], "DELETE, GET, POST, PUT");
+    assert_eq!(headers["allow"], "GET, POST, PUT");
 
     let (status, _, headers) = served
         .send(
@@ -491,7 +490,7 @@ async fn a_missing_or_insufficient_scope_is_refused_before_the_implementation_ru
     let (status, _, _) = served
         .send(
             Method::DELETE,
-            "/customers/CLIENT_CODE/1/bills/groups?groupId=G1",
+            "/customers/CLIENT_CODE/1/bills/groups/G1",
             Some("read"),
             None,
         )
@@ -501,5 +500,31 @@ async fn a_missing_or_insufficient_scope_is_refused_before_the_implementation_ru
         served.calls().is_empty(),
         "no operation ran: {:?}",
         served.calls()
+    );
+}
+
+#[test]
+fn the_contract_check_of_the_tests_refuses_a_body_that_breaks_the_schema() {
+    let url = "http://127.0.0.1:1/v2/billing/customers/CLIENT_CODE/1/bills";
+    common::contract::check_response("GET", url, 200, &json!({"invoice": []}));
+    let impossible_date = json!({"invoice": [{
+        "invoiceNumber": "1", "billDate": "2026-02-31", "invoiceAmount": 1,
+        "invoiceBalace": 1, "invoiceStatus": "OPEN"
+    }]});
+    for broken in [
+        json!({"invoices": []}),
+        json!({"invoice": [{"invoiceNumber": "1"}]}),
+        impossible_date,
+    ] {
+        let outcome =
+            std::panic::catch_unwind(|| common::contract::check_response("GET", url, 200, &broken));
+        assert!(outcome.is_err(), "refused: {broken}");
+    }
+    let outcome = std::panic::catch_unwind(|| {
+        common::contract::check_response("GET", url, 404, &json!({"error": {}}))
+    });
+    assert!(
+        outcome.is_err(),
+        "an errorBody needs statusCode and message"
     );
 }

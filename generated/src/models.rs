@@ -10,6 +10,17 @@ use validator::Validate;
 
 use crate::models;
 
+/// Reads an optional property that may be left out but, not being nullable, not sent as
+/// `null`.
+#[allow(dead_code)]
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
 /// Maps a Rust field name to its name on the wire, so that messages name what the client sent.
 pub trait WireNames {
     /// The wire name of `field`, or `field` itself when it has none of its own.
@@ -50,12 +61,12 @@ pub struct FindCustomerBillsByClientCodeQueryParams {
     /// `quantity`: Number of bills to be returned (the page size).
     #[validate(range(min = 1u32, max = 100u32))]
     pub quantity: u32,
-    /// `start`: Start date, inclusive, on the bill date: a calendar date written as the integer `YYYYMMDD` (for example `20260131`). An impossible date, or a start after `end`, is a 400.
-    #[validate(range(min = 19000101u32, max = 99991231u32))]
-    pub start: Option<u32>,
-    /// `end`: End date, inclusive, on the bill date, written as the integer `YYYYMMDD`.
-    #[validate(range(min = 19000101u32, max = 99991231u32))]
-    pub end: Option<u32>,
+    /// `start`: Start date, inclusive, on the bill date: a calendar date written as the eight digits `YYYYMMDD` (for example `20260131`), from 19000101 to 99991231. The upstream contract typed it as an integer; on the wire the two are the same, and the pattern admits calendar dates only, so `20260231` is a 400. A `start` after `end` selects no bill.
+    #[validate(length(min = 8, max = 8), regex(path = *RE_FINDCUSTOMERBILLSBYCLIENTCODEBILLING_START), )]
+    pub start: Option<String>,
+    /// `end`: End date, inclusive, on the bill date, written as `start` is.
+    #[validate(length(min = 8, max = 8), regex(path = *RE_FINDCUSTOMERBILLSBYCLIENTCODEBILLING_END), )]
+    pub end: Option<String>,
     /// `contractNumber`: Contract Number Identification; only bills of this contract.
     #[validate(range(min = 0u64, max = 9223372036854775807u64))]
     pub contract_number: Option<u64>,
@@ -76,6 +87,12 @@ impl WireNames for FindCustomerBillsByClientCodeQueryParams {
         }
     }
 }
+static RE_FINDCUSTOMERBILLSBYCLIENTCODEBILLING_START: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:(?:19|[2-9][0-9])[0-9]{2}(?:(?:0[13578]|1[02])(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)(?:0[1-9]|[12][0-9]|30)|02(?:0[1-9]|1[0-9]|2[0-8]))|(?:19|[2-9][0-9])(?:0[48]|[2468][048]|[13579][26])0229|(?:[2468][048]|[3579][26])000229)$").expect("the spec's patterns are valid regular expressions")
+});
+static RE_FINDCUSTOMERBILLSBYCLIENTCODEBILLING_END: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:(?:19|[2-9][0-9])[0-9]{2}(?:(?:0[13578]|1[02])(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)(?:0[1-9]|[12][0-9]|30)|02(?:0[1-9]|1[0-9]|2[0-8]))|(?:19|[2-9][0-9])(?:0[48]|[2468][048]|[13579][26])0229|(?:[2468][048]|[3579][26])000229)$").expect("the spec's patterns are valid regular expressions")
+});
 
 /// The header parameters of `FindCustomerBillsByClientCode`.
 #[derive(Debug, Clone, PartialEq, Validate)]
@@ -143,6 +160,9 @@ pub struct DeleteBillingGroupPathParams {
     /// `idType`: Identification Type (related to the Local Client Code): a short token of letters, digits, `_` and `-`, starting with a letter, at most 32 characters (for example `CLIENT_CODE`).
     #[validate(length(min = 1, max = 32), regex(path = *RE_DELETEBILLINGGROUPBILLING_GROUP_IDTYPE), )]
     pub id_type: String,
+    /// `groupId`: Identifier of the billing group, unique within the customer: letters, digits, `_` and `-`, starting with a letter or digit, at most 64 characters.
+    #[validate(length(min = 1, max = 64), regex(path = *RE_DELETEBILLINGGROUPBILLING_GROUP_GROUPID), )]
+    pub group_id: String,
 }
 
 impl WireNames for DeleteBillingGroupPathParams {
@@ -150,6 +170,7 @@ impl WireNames for DeleteBillingGroupPathParams {
         match field {
             "id" => "id",
             "id_type" => "idType",
+            "group_id" => "groupId",
             other => other,
         }
     }
@@ -158,23 +179,6 @@ static RE_DELETEBILLINGGROUPBILLING_GROUP_IDTYPE: LazyLock<Regex> = LazyLock::ne
     Regex::new(r"^[A-Za-z][A-Za-z0-9_-]*$")
         .expect("the spec's patterns are valid regular expressions")
 });
-
-/// The query parameters of `DeleteBillingGroup`.
-#[derive(Debug, Clone, PartialEq, Validate)]
-pub struct DeleteBillingGroupQueryParams {
-    /// `groupId`: Identifier of the billing group to delete.
-    #[validate(length(min = 1, max = 64), regex(path = *RE_DELETEBILLINGGROUPBILLING_GROUP_GROUPID), )]
-    pub group_id: String,
-}
-
-impl WireNames for DeleteBillingGroupQueryParams {
-    fn wire_name(field: &str) -> &str {
-        match field {
-            "group_id" => "groupId",
-            other => other,
-        }
-    }
-}
 static RE_DELETEBILLINGGROUPBILLING_GROUP_GROUPID: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
         .expect("the spec's patterns are valid regular expressions")
@@ -240,12 +244,12 @@ pub struct FindCustomerBillsByClientCodeAndBillingGroupQueryParams {
     /// `quantity`: Number of bills to be returned (the page size).
     #[validate(range(min = 1u32, max = 100u32))]
     pub quantity: u32,
-    /// `start`: Start date, inclusive, on the bill date: a calendar date written as the integer `YYYYMMDD` (for example `20260131`). An impossible date, or a start after `end`, is a 400.
-    #[validate(range(min = 19000101u32, max = 99991231u32))]
-    pub start: Option<u32>,
-    /// `end`: End date, inclusive, on the bill date, written as the integer `YYYYMMDD`.
-    #[validate(range(min = 19000101u32, max = 99991231u32))]
-    pub end: Option<u32>,
+    /// `start`: Start date, inclusive, on the bill date: a calendar date written as the eight digits `YYYYMMDD` (for example `20260131`), from 19000101 to 99991231. The upstream contract typed it as an integer; on the wire the two are the same, and the pattern admits calendar dates only, so `20260231` is a 400. A `start` after `end` selects no bill.
+    #[validate(length(min = 8, max = 8), regex(path = *RE_FINDCUSTOMERBILLSBYCLIENTCODEANDBILLINGGROUPBILLING_GROUP_START), )]
+    pub start: Option<String>,
+    /// `end`: End date, inclusive, on the bill date, written as `start` is.
+    #[validate(length(min = 8, max = 8), regex(path = *RE_FINDCUSTOMERBILLSBYCLIENTCODEANDBILLINGGROUPBILLING_GROUP_END), )]
+    pub end: Option<String>,
     /// `contractNumber`: Contract Number Identification; only bills of this contract.
     #[validate(range(min = 0u64, max = 9223372036854775807u64))]
     pub contract_number: Option<u64>,
@@ -266,6 +270,14 @@ impl WireNames for FindCustomerBillsByClientCodeAndBillingGroupQueryParams {
         }
     }
 }
+static RE_FINDCUSTOMERBILLSBYCLIENTCODEANDBILLINGGROUPBILLING_GROUP_START: LazyLock<Regex> =
+    LazyLock::new(|| {
+        Regex::new(r"^(?:(?:19|[2-9][0-9])[0-9]{2}(?:(?:0[13578]|1[02])(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)(?:0[1-9]|[12][0-9]|30)|02(?:0[1-9]|1[0-9]|2[0-8]))|(?:19|[2-9][0-9])(?:0[48]|[2468][048]|[13579][26])0229|(?:[2468][048]|[3579][26])000229)$").expect("the spec's patterns are valid regular expressions")
+    });
+static RE_FINDCUSTOMERBILLSBYCLIENTCODEANDBILLINGGROUPBILLING_GROUP_END: LazyLock<Regex> =
+    LazyLock::new(|| {
+        Regex::new(r"^(?:(?:19|[2-9][0-9])[0-9]{2}(?:(?:0[13578]|1[02])(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)(?:0[1-9]|[12][0-9]|30)|02(?:0[1-9]|1[0-9]|2[0-8]))|(?:19|[2-9][0-9])(?:0[48]|[2468][048]|[13579][26])0229|(?:[2468][048]|[3579][26])000229)$").expect("the spec's patterns are valid regular expressions")
+    });
 
 /// The header parameters of `FindCustomerBillsByClientCodeAndBillingGroup`.
 #[derive(Debug, Clone, PartialEq, Validate)]
@@ -443,7 +455,12 @@ pub struct BillingGroupRequest {
     #[validate(length(min = 1, max = 200))]
     pub address: String,
     /// Identifier of the group, unique within the customer.
-    #[serde(rename = "groupId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "groupId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     #[validate(length(min = 1, max = 64), regex(path = *RE_BILLINGGROUPREQUEST_GROUPID), )]
     pub group_id: Option<String>,
 }
@@ -496,23 +513,31 @@ pub struct ContractProfileType {
     #[serde(
         rename = "billingAddress",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
     )]
     pub billing_address: Option<String>,
     /// Billing cycle of the contract (for example `MONTHLY-05`, billed on the 5th).
     #[serde(
         rename = "billingCycle",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
     )]
     pub billing_cycle: Option<String>,
-    #[serde(rename = "city", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "city",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub city: Option<String>,
     /// Department (first-level administrative division) of the billing address.
     #[serde(
         rename = "department",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
     )]
     pub department: Option<String>,
 }
@@ -557,13 +582,19 @@ pub struct ErrorDetail {
     #[serde(rename = "message")]
     pub message: String,
     /// A short machine-readable code, for example `invalid_token` or `not_found`.
-    #[serde(rename = "code", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "code",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub code: Option<String>,
     /// More precise detail, for example which parameter was rejected and why.
     #[serde(
         rename = "developerMessage",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
     )]
     pub developer_message: Option<String>,
 }
@@ -608,7 +639,8 @@ pub struct Invoice {
     #[serde(
         rename = "billingGroup",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
     )]
     #[validate(nested)]
     pub billing_group: Option<models::IdentifierRef>,
@@ -616,7 +648,8 @@ pub struct Invoice {
     #[serde(
         rename = "attachment",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
     )]
     pub attachment: Option<String>,
     /// Date the bill was issued.
@@ -626,58 +659,85 @@ pub struct Invoice {
     #[serde(
         rename = "billPeriod",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
     )]
     pub bill_period: Option<String>,
     #[serde(
         rename = "billingAddress",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
     )]
     pub billing_address: Option<String>,
     #[serde(
         rename = "billingName",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
     )]
     pub billing_name: Option<String>,
     /// Name of the plan billed.
-    #[serde(rename = "billplan", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "billplan",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub billplan: Option<String>,
     /// Print-authorization code of the tax authority (CAI) for the invoice number range.
-    #[serde(rename = "cai", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cai",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub cai: Option<String>,
     #[serde(
         rename = "subscriber",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
     )]
     #[validate(nested)]
     pub subscriber: Option<models::IdentifierRef>,
     #[serde(
         rename = "contactName",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
     )]
     pub contact_name: Option<String>,
     /// Contract number the bill belongs to.
-    #[serde(rename = "contract", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "contract",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub contract: Option<String>,
     /// Tax-authority (DEI) reference of the invoice.
-    #[serde(rename = "dei", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dei",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub dei: Option<String>,
     /// Date payment is due.
     #[serde(
         rename = "expirationDate",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
     )]
     pub expiration_date: Option<chrono::naive::NaiveDate>,
     /// Date the print authorization (CAI) expires.
     #[serde(
         rename = "expirationElectronicDate",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
     )]
     pub expiration_electronic_date: Option<chrono::naive::NaiveDate>,
     /// Amount billed, with at most two decimal places.
@@ -689,7 +749,8 @@ pub struct Invoice {
     #[serde(
         rename = "invoiceDescription",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
     )]
     pub invoice_description: Option<String>,
     #[serde(rename = "invoiceNumber")]
@@ -697,7 +758,8 @@ pub struct Invoice {
     #[serde(
         rename = "invoiceSerial",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
     )]
     pub invoice_serial: Option<String>,
     #[serde(rename = "invoiceStatus")]
@@ -705,13 +767,15 @@ pub struct Invoice {
     #[serde(
         rename = "invoiceType",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
     )]
     pub invoice_type: Option<String>,
     #[serde(
         rename = "invoicedServiceCount",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
     )]
     #[validate(range(min = 0u32))]
     pub invoiced_service_count: Option<u32>,
@@ -719,31 +783,45 @@ pub struct Invoice {
     #[serde(
         rename = "paymentAmount",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
     )]
     pub payment_amount: Option<f64>,
     /// Date of the last payment.
     #[serde(
         rename = "paymentDate",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
     )]
     pub payment_date: Option<chrono::naive::NaiveDate>,
     #[serde(
         rename = "periodEndDate",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
     )]
     pub period_end_date: Option<chrono::naive::NaiveDate>,
     #[serde(
         rename = "periodStartDate",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
     )]
     pub period_start_date: Option<chrono::naive::NaiveDate>,
-    #[serde(rename = "printDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "printDate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub print_date: Option<chrono::naive::NaiveDate>,
-    #[serde(rename = "phone", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "phone",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub phone: Option<String>,
 }
 

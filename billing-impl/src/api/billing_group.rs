@@ -139,11 +139,10 @@ impl BillingGroup for BillingService {
         &self,
         _caller: Caller,
         path_params: models::DeleteBillingGroupPathParams,
-        query_params: models::DeleteBillingGroupQueryParams,
         _header_params: models::DeleteBillingGroupHeaderParams,
     ) -> Result<DeleteBillingGroupResponse, ApiError> {
         let customer = CustomerRef::new(path_params.id_type, path_params.id)?;
-        let group_id = query_params.group_id;
+        let group_id = path_params.group_id;
         let deleted = db::run(&self.pool, move |conn| {
             let key = customer.key(conn)?;
             match db::billing_groups::delete(conn, key, &group_id)? {

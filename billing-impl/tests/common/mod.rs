@@ -3,6 +3,7 @@
 //! token endpoint through the `oauth2` crate.
 #![allow(dead_code)]
 
+pub mod contract;
 pub mod process;
 
 use std::{sync::OnceLock, time::Duration};
@@ -255,7 +256,7 @@ impl TestApp {
         token.access_token().secret().clone()
     }
 
-    /// GET with a bearer token; returns status and JSON body.
+    /// GET with a bearer token; returns status and JSON body, checked against the contract.
     pub async fn get(&self, url: &str, token: &str) -> (u16, Value) {
         let response = self
             .http
@@ -264,7 +265,7 @@ impl TestApp {
             .send()
             .await
             .expect("request");
-        status_and_json(response).await
+        status_and_json("GET", response).await
     }
 
     /// A request with a JSON body and a bearer token.
@@ -275,6 +276,7 @@ impl TestApp {
         token: &str,
         body: &Value,
     ) -> (u16, Value) {
+        let method_name = method.to_string();
         let response = self
             .http
             .request(method, url)
@@ -283,7 +285,7 @@ impl TestApp {
             .send()
             .await
             .expect("request");
-        status_and_json(response).await
+        status_and_json(&method_name, response).await
     }
 }
 
@@ -299,12 +301,15 @@ pub fn seed_demo(app: &TestApp) {
     seed::demo(&mut app.db.connect()).expect("demo data");
 }
 
-/// The status and JSON body of a response; fails the test when the body is not JSON.
-pub async fn status_and_json(response: reqwest::Response) -> (u16, Value) {
+/// The status and JSON body of the answer to a `method` request; fails the test when the
+/// body is not JSON or breaks the contract.
+pub async fn status_and_json(method: &str, response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
+    let url = response.url().to_string();
     let text = response.text().await.expect("body");
     let body =
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("a JSON body, got {status}: {text}"));
+    contract::check_response(method, &url, status, &body);
     (status, body)
 }
 

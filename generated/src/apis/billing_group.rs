@@ -230,12 +230,11 @@ pub trait BillingGroup: super::Authentication {
 
     /// Delete a Billing Group based on the Code of the Client.
     ///
-    /// `DeleteBillingGroup`: DELETE `/v2/billing/customers/{idType}/{id}/bills/groups`, scopes `write`.
+    /// `DeleteBillingGroup`: DELETE `/v2/billing/customers/{idType}/{id}/bills/groups/{groupId}`, scopes `write`.
     async fn delete_billing_group(
         &self,
         caller: Self::Caller,
         path_params: models::DeleteBillingGroupPathParams,
-        query_params: models::DeleteBillingGroupQueryParams,
         header_params: models::DeleteBillingGroupHeaderParams,
     ) -> Result<DeleteBillingGroupResponse, Self::Error>;
 

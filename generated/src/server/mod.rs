@@ -56,19 +56,19 @@ pub fn configure<T: Api>(cfg: &mut web::ServiceConfig, api: web::Data<T>) {
         )
         .service(
             web::resource("/v2/billing/customers/{id_type}/{id}/bills/groups")
-                .route(web::delete().to(delete_billing_group::<T>))
                 .route(web::get().to(list_billing_groups::<T>))
                 .route(web::post().to(create_billing_group::<T>))
                 .route(web::put().to(update_billing_group::<T>))
                 .default_service(web::to(|| async {
-                    Rejection::method_not_allowed("DELETE, GET, POST, PUT").error_response()
+                    Rejection::method_not_allowed("GET, POST, PUT").error_response()
                 })),
         )
         .service(
             web::resource("/v2/billing/customers/{id_type}/{id}/bills/groups/{group_id}")
+                .route(web::delete().to(delete_billing_group::<T>))
                 .route(web::get().to(find_customer_bills_by_client_code_and_billing_group::<T>))
                 .default_service(web::to(|| async {
-                    Rejection::method_not_allowed("GET").error_response()
+                    Rejection::method_not_allowed("DELETE, GET").error_response()
                 })),
         )
         .service(
@@ -441,8 +441,8 @@ async fn find_customer_bills_by_client_code<T: Api>(
     let query_params = models::FindCustomerBillsByClientCodeQueryParams {
         page_init: query.optional("pageInit", Kind::Number)?.unwrap_or(0),
         quantity: query.optional("quantity", Kind::Number)?.unwrap_or(20),
-        start: query.optional("start", Kind::Number)?,
-        end: query.optional("end", Kind::Number)?,
+        start: query.optional("start", Kind::Text)?,
+        end: query.optional("end", Kind::Text)?,
         contract_number: query.optional("contractNumber", Kind::Number)?,
         status: query.optional("status", Kind::Text)?,
     };
@@ -499,7 +499,7 @@ async fn create_billing_group<T: Api>(
     })
 }
 
-/// `DeleteBillingGroup`: DELETE `/v2/billing/customers/{idType}/{id}/bills/groups`.
+/// `DeleteBillingGroup`: DELETE `/v2/billing/customers/{idType}/{id}/bills/groups/{groupId}`.
 async fn delete_billing_group<T: Api>(
     api: web::Data<T>,
     request: HttpRequest,
@@ -508,19 +508,15 @@ async fn delete_billing_group<T: Api>(
     let path_params = models::DeleteBillingGroupPathParams {
         id: path_param(&request, "id", "id", Kind::Number)?,
         id_type: path_param(&request, "id_type", "idType", Kind::Text)?,
+        group_id: path_param(&request, "group_id", "groupId", Kind::Text)?,
     };
     check("path parameter", &path_params)?;
-    let query = QueryString::parse(&request);
-    let query_params = models::DeleteBillingGroupQueryParams {
-        group_id: query.required("groupId", Kind::Text)?,
-    };
-    check("query parameter", &query_params)?;
     let header_params = models::DeleteBillingGroupHeaderParams {
         authorization: required_header(&request, "Authorization", Kind::Text)?,
     };
     check("header", &header_params)?;
     let response = api
-        .delete_billing_group(caller, path_params, query_params, header_params)
+        .delete_billing_group(caller, path_params, header_params)
         .await?;
     let status = response.status();
     use apis::billing_group::DeleteBillingGroupResponse as Answer;
@@ -551,8 +547,8 @@ async fn find_customer_bills_by_client_code_and_billing_group<T: Api>(
     let query_params = models::FindCustomerBillsByClientCodeAndBillingGroupQueryParams {
         page_init: query.optional("pageInit", Kind::Number)?.unwrap_or(0),
         quantity: query.optional("quantity", Kind::Number)?.unwrap_or(20),
-        start: query.optional("start", Kind::Number)?,
-        end: query.optional("end", Kind::Number)?,
+        start: query.optional("start", Kind::Text)?,
+        end: query.optional("end", Kind::Text)?,
         contract_number: query.optional("contractNumber", Kind::Number)?,
         status: query.optional("status", Kind::Text)?,
     };
