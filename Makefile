@@ -19,7 +19,7 @@ SCHEMA := billing-impl/src/db/schema.rs
 # The database: DATABASE_URL when set, else the checkout's private cluster (scripts/pg.sh).
 DB_URL = $$(scripts/database-url.sh)
 
-.PHONY: help run test contract generate check-generated schema check-schema lint example ci pg-stop
+.PHONY: help run test contract bench generate check-generated schema check-schema lint example ci pg-stop
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -33,6 +33,10 @@ test: ## Start PostgreSQL if needed and run every test
 
 contract: $(SCHEMATHESIS) ## schemathesis against the live server with every check (CONTRACT_EXAMPLES=300)
 	scripts/contract.sh $(SCHEMATHESIS)
+
+bench: ## Benchmark against PostgreSQL's own limit into bench/results/ (BENCH_ARGS="--scale 10", "--smoke")
+	cargo build --release -p billing-impl --bin billing
+	DATABASE_URL=$(DB_URL) python3 bench/bench.py $(BENCH_ARGS)
 
 generate: $(GEN) ## Rewrite generated/ from spec/billing.yaml
 	@scripts/generate.sh $(GEN) generated

@@ -19,6 +19,7 @@ use crate::{
     api::BillingService,
     auth::{
         TokenVerifier,
+        secrets::SecretVerifier,
         throttle::FailureThrottle,
         token_endpoint::{self, TOKEN_PATH, TokenIssuer},
     },
@@ -31,6 +32,9 @@ use crate::{
 /// One access-log line: client, request line, status, bytes, milliseconds, request id.
 /// Tokens travel in headers and secrets in bodies, so neither reaches this line.
 const ACCESS_LOG: &str = r#"%a "%r" %s %b %Dms request_id=%{x-request-id}o"#;
+
+/// Threads that verify client secrets (19 MiB of memory each while they work).
+const ARGON2_THREADS: usize = 2;
 
 /// A started server: the future that runs it, and the address it listens on.
 pub struct Running {
@@ -49,6 +53,7 @@ pub fn start(config: &ServeConfig, pool: DbPool) -> io::Result<Running> {
     let service = web::Data::new(BillingService::new(pool.clone(), tokens));
     let issuer = web::Data::new(TokenIssuer {
         pool: pool.clone(),
+        hasher: SecretVerifier::new(ARGON2_THREADS).map_err(io::Error::other)?,
         throttle: FailureThrottle::new(
             config.auth.auth_max_failures,
             Duration::from_secs(config.auth.auth_lockout_seconds),
@@ -62,7 +67,7 @@ pub fn start(config: &ServeConfig, pool: DbPool) -> io::Result<Running> {
         timeout: Duration::from_secs(config.server.request_timeout_seconds),
     });
 
-    let mut server = HttpServer::new(move || {
+    let server = HttpServer::new(move || {
         App::new()
             // The last one wrapped runs first: log, then id, then limits, then JSON errors.
             .wrap(billing_api::server::json_errors())
@@ -82,10 +87,15 @@ pub fn start(config: &ServeConfig, pool: DbPool) -> io::Result<Running> {
             .configure(|cfg| billing_api::server::configure(cfg, service.clone()))
     })
     .shutdown_timeout(config.server.shutdown_timeout_seconds)
+    // A request head must arrive within the request timeout too (408 from the HTTP parser).
+    .client_request_timeout(Duration::from_secs(config.server.request_timeout_seconds))
+    // Diesel work runs on each worker's blocking threads, which wait for a pooled
+    // connection at most the pool timeout, then answer 503. Twice the pool's size per
+    // worker lets every connection be used from any worker with threads to spare for
+    // that wait; more would only hold memory.
+    .worker_max_blocking_threads(2 * config.database.db_pool_size as usize)
+    .workers(workers(config))
     .bind(config.server.listen)?;
-    if let Some(workers) = config.server.workers {
-        server = server.workers(workers);
-    }
     let address = server
         .addrs()
         .first()
@@ -110,6 +120,14 @@ fn method_not_allowed(allow: &'static str) -> HttpResponse {
         .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(allow));
     response
+}
+
+/// HTTP worker threads: as configured, or one per core.
+fn workers(config: &ServeConfig) -> usize {
+    config
+        .server
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// `GET /health`: the process is up. It asks nothing of the database.

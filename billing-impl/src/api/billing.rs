@@ -40,8 +40,12 @@ impl Billing for BillingService {
         }
         .into_filter(None)?;
         let rows = db::run(&self.pool, move |conn| {
-            let key = customer.key(conn)?;
-            Ok(db::invoices::page(conn, key, &filter)?)
+            let rows = db::invoices::page(conn, &customer.id_type, customer.code, &filter)?;
+            if rows.is_empty() {
+                // No bill: tell an unknown customer (404) from one without matches.
+                customer.key(conn)?;
+            }
+            Ok(rows)
         })
         .await?;
         Ok(FindCustomerBillsByClientCodeResponse::Ok(bill_collection(

@@ -55,11 +55,15 @@ impl BillingGroup for BillingService {
         }
         .into_filter(Some(group_id.clone()))?;
         let rows = db::run(&self.pool, move |conn| {
-            let key = customer.key(conn)?;
-            if !db::billing_groups::exists(conn, key, &group_id)? {
-                return Err(no_group(&group_id));
+            let rows = db::invoices::page(conn, &customer.id_type, customer.code, &filter)?;
+            // No bill: tell an unknown customer or group (404) from one without matches.
+            if rows.is_empty() {
+                let key = customer.key(conn)?;
+                if !db::billing_groups::exists(conn, key, &group_id)? {
+                    return Err(no_group(&group_id));
+                }
             }
-            Ok(db::invoices::page(conn, key, &filter)?)
+            Ok(rows)
         })
         .await?;
         Ok(FindCustomerBillsByClientCodeAndBillingGroupResponse::Ok(

@@ -17,7 +17,11 @@ use actix_web_httpauth::headers::authorization::{Authorization, Basic};
 use chrono::Utc;
 use serde::Serialize;
 
-use super::{SCOPES, secrets, throttle::FailureThrottle};
+use super::{
+    SCOPES,
+    secrets::{self, SecretVerifier},
+    throttle::FailureThrottle,
+};
 use crate::db::{self, DbPool, clients::APPROVED};
 
 /// The path of the token endpoint, as the spec's `tokenUrl` names it.
@@ -27,6 +31,7 @@ pub const TOKEN_PATH: &str = "/oauth/client_credential/accesstoken";
 #[derive(Clone)]
 pub struct TokenIssuer {
     pub pool: DbPool,
+    pub hasher: SecretVerifier,
     pub throttle: FailureThrottle,
     pub token_ttl: Duration,
 }
@@ -279,16 +284,14 @@ async fn issue(
     }
 
     let client_id = credentials.client_id.clone();
-    let secret = credentials.secret;
     let client = db::run(&issuer.pool, move |conn| {
-        let client = db::clients::credentials(conn, &client_id)?;
-        // Argon2 verification is deliberately slow: it runs here, off the async workers.
-        let verified =
-            secrets::verify_secret(&secret, client.as_ref().map(|c| c.secret_hash.as_str()));
-        Ok(client.filter(|c| verified && c.status == APPROVED))
+        Ok(db::clients::credentials(conn, &client_id)?)
     })
     .await
     .map_err(OAuthError::server_error)?;
+    let hash = client.as_ref().map(|c| c.secret_hash.clone());
+    let verified = issuer.hasher.verify(credentials.secret, hash).await;
+    let client = client.filter(|c| verified && c.status == APPROVED);
     let Some(client) = client else {
         issuer.throttle.record_failure(&throttle_keys);
         return Err(OAuthError::invalid_client(credentials.by_basic));

@@ -1,17 +1,18 @@
--- A bulk data set for the benchmark: {customers} customers (idType CLIENT_CODE, id 1000001 and up),
--- each with 2 subscribers, 3 billing groups and {invoices_per_customer} invoices, one bill every day going
--- back from 2026-11-05, three in four of them in a group.
+-- A bulk data set for the benchmark: {customers} customers (idType CLIENT_CODE, ids from
+-- {first_id} up), each with 2 subscribers (MSISDN 5040000000000 + 10 × id + 1 or 2),
+-- 3 billing groups (G1 to G3) and {invoices_per_customer} invoices, one bill a day going back
+-- from 2026-11-05, three in four of them in a group.
 INSERT INTO customers (id_type, code, name)
-SELECT 'CLIENT_CODE', 1000000 + n, 'Bulk customer ' || n
+SELECT 'CLIENT_CODE', {first_id} - 1 + n, 'Bulk customer ' || ({first_id} - 1 + n)
 FROM generate_series(1, {customers}) AS n;
 
 CREATE TEMPORARY TABLE bulk_customers ON COMMIT DROP AS
-SELECT customer_id, code - 1000000 AS n
+SELECT customer_id, code AS n
 FROM customers
-WHERE id_type = 'CLIENT_CODE' AND code BETWEEN 1000001 AND 1000000 + {customers};
+WHERE id_type = 'CLIENT_CODE' AND code BETWEEN {first_id} AND {first_id} - 1 + {customers};
 
 INSERT INTO subscribers (customer_id, msisdn, contract_number, billing_address, billing_cycle, city, department)
-SELECT c.customer_id, 50420000000 + c.n * 10 + s, c.n * 10 + s,
+SELECT c.customer_id, 5040000000000 + c.n * 10 + s, c.n * 10 + s,
        'Colonia Palmira, casa ' || c.n, 'MONTHLY-05', 'Tegucigalpa', 'Francisco Morazan'
 FROM bulk_customers AS c CROSS JOIN generate_series(1, 2) AS s;
 
@@ -27,7 +28,7 @@ INSERT INTO invoices (
 SELECT c.customer_id,
        'INV-' || c.n || '-' || lpad(i::text, 6, '0'),
        CASE WHEN i % 4 = 0 THEN NULL ELSE 'G' || (i % 3 + 1) END,
-       50420000000 + c.n * 10 + (i % 2 + 1),
+       5040000000000 + c.n * 10 + (i % 2 + 1),
        c.n * 10 + (i % 2 + 1),
        (ARRAY['OPEN', 'PARTIALLY_PAID', 'PAID', 'OVERDUE', 'CANCELLED'])[i % 5 + 1],
        DATE '2026-11-05' - (i - 1),

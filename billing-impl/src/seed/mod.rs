@@ -11,21 +11,27 @@ pub fn demo(conn: &mut PgConnection) -> Result<(), SetupError> {
     Ok(())
 }
 
-/// Loads `customers` customers with `invoices_per_customer` invoices each, in one
-/// transaction, then refreshes the planner's statistics.
-pub fn bulk(
-    conn: &mut PgConnection,
-    customers: u32,
-    invoices_per_customer: u32,
-) -> Result<(), SetupError> {
-    // Both values are integers, so writing them into the script cannot inject anything.
+/// The size of a bulk data set.
+#[derive(Debug, Clone, Copy)]
+pub struct BulkSize {
+    pub customers: u32,
+    pub invoices_per_customer: u32,
+    /// The `id` of the first customer; the others follow.
+    pub first_id: u32,
+}
+
+/// Loads a bulk data set in one transaction, then vacuums and analyses the tables so that
+/// the planner knows them and index-only scans need no heap visit.
+pub fn bulk(conn: &mut PgConnection, size: BulkSize) -> Result<(), SetupError> {
+    // Every value is an integer, so writing them into the script cannot inject anything.
     let script = include_str!("bulk.sql")
-        .replace("{customers}", &customers.to_string())
+        .replace("{customers}", &size.customers.to_string())
         .replace(
             "{invoices_per_customer}",
-            &invoices_per_customer.to_string(),
-        );
+            &size.invoices_per_customer.to_string(),
+        )
+        .replace("{first_id}", &size.first_id.to_string());
     conn.transaction(|conn| conn.batch_execute(&script))?;
-    conn.batch_execute("ANALYZE customers, subscribers, billing_groups, invoices")?;
+    conn.batch_execute("VACUUM ANALYZE customers, subscribers, billing_groups, invoices")?;
     Ok(())
 }

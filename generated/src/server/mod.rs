@@ -421,9 +421,28 @@ fn json_body<B: DeserializeOwned + Validate + WireNames>(
     Ok(value)
 }
 
+/// Room reserved for a JSON answer, so that writing a page of bills does not grow and copy
+/// its buffer again and again.
+const ANSWER_BUFFER_BYTES: usize = 16 * 1024;
+
 /// `body` as the JSON answer of a declared status.
 fn answer<S: serde::Serialize>(status: StatusCode, body: &S) -> HttpResponse {
-    HttpResponse::build(status).json(body)
+    let mut buffer = Vec::with_capacity(ANSWER_BUFFER_BYTES);
+    match serde_json::to_writer(&mut buffer, body) {
+        Ok(()) => HttpResponse::build(status)
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .body(buffer),
+        // The models serialise infallibly; this keeps the promise of an errorBody anyway.
+        Err(_) => error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &error_body(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error",
+                None,
+                None,
+            ),
+        ),
+    }
 }
 
 /// `FindCustomerBillsByClientCode`: GET `/v2/billing/customers/{idType}/{id}/bills`.
