@@ -1,42 +1,23 @@
 #!/usr/bin/env bash
-# `make contract`: schemathesis against the live server. A database of its own with the
-# demo data, a client holding both scopes whose token comes from the token endpoint, the
-# server on a free port; every check, positive and negative data, a fixed seed, and the
-# stateful phase on the spec's links.
+# `make contract`: schemathesis against the live server over the demo data, with a client
+# holding both scopes whose token comes from the token endpoint: every check, positive and
+# negative data, a fixed seed, and the stateful phase on the spec's links.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 schemathesis=$1
 examples=${CONTRACT_EXAMPLES:-300}
-admin_url=$("$root/scripts/database-url.sh")
-database="billing_contract_$$"
-export DATABASE_URL="${admin_url%/*}/$database"
-psql "$admin_url" -qc "CREATE DATABASE $database"
-server_pid=
-cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-    psql "$admin_url" -qc "DROP DATABASE IF EXISTS $database WITH (FORCE)"
-}
-trap cleanup EXIT
+source "$root/scripts/demo-server.sh"
 
 cargo build --quiet --release -p billing-impl --bin billing
 billing="$root/target/release/billing"
-"$billing" migrate
-"$billing" seed --demo
+demo_server "$billing" contract RUST_LOG=warn BILLING_AUTH_MAX_FAILURES=1000000
 credentials=$("$billing" clients create --name contract --scopes read,write)
-field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$credentials" "$1"; }
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-base="http://127.0.0.1:$port"
-RUST_LOG=warn BILLING_AUTH_MAX_FAILURES=1000000 "$billing" serve --listen "127.0.0.1:$port" &
-server_pid=$!
-for _ in $(seq 100); do curl -sf "$base/ready" >/dev/null && break; sleep 0.1; done
-
-token=$(curl -sf -u "$(field client_id):$(field client_secret)" -X POST \
-    "$base/oauth/client_credential/accesstoken?grant_type=client_credentials" \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+token=$(curl -sf -u "$(json_field "$credentials" client_id):$(json_field "$credentials" client_secret)" \
+    -X POST "$base/oauth/client_credential/accesstoken?grant_type=client_credentials")
 
 "$schemathesis" --config-file "$root/spec/schemathesis.toml" run "$root/spec/billing.yaml" \
     --url "$base/v2/billing" \
-    --header "Authorization: Bearer $token" \
+    --header "Authorization: Bearer $(json_field "$token" access_token)" \
     --checks all \
     --mode all \
     --phases examples,coverage,fuzzing,stateful \
@@ -45,6 +26,5 @@ token=$(curl -sf -u "$(field client_id):$(field client_secret)" -X POST \
     --generation-deterministic \
     --workers 1 \
     --no-color \
-    --report ndjson --report-dir "$root/target/contract" \
-    --report-ndjson-path "$root/target/contract/run.ndjson"
+    --report ndjson --report-ndjson-path "$root/target/contract/run.ndjson"
 python3 "$root/scripts/contract-summary.py" "$root/target/contract/run.ndjson"

@@ -4,16 +4,12 @@
 use std::{io, net::SocketAddr, time::Duration};
 
 use actix_web::{
-    App, HttpResponse, HttpServer,
+    App, HttpResponse, HttpServer, ResponseError,
     dev::Server,
-    http::{
-        StatusCode,
-        header::{self, HeaderValue},
-    },
     middleware::{Logger, from_fn},
     web,
 };
-use billing_api::server::{error_body, error_response};
+use billing_api::server::Rejection;
 
 use crate::{
     api::BillingService,
@@ -80,7 +76,9 @@ pub fn start(config: &ServeConfig, pool: DbPool) -> io::Result<Running> {
             .service(
                 web::resource(TOKEN_PATH)
                     .route(web::post().to(token_endpoint::issue_token))
-                    .default_service(web::to(|| async { method_not_allowed("POST") })),
+                    .default_service(web::to(|| async {
+                        Rejection::method_not_allowed("POST").error_response()
+                    })),
             )
             .route("/health", web::get().to(health))
             .route("/ready", web::get().to(ready))
@@ -105,21 +103,6 @@ pub fn start(config: &ServeConfig, pool: DbPool) -> io::Result<Running> {
         server: server.run(),
         address,
     })
-}
-
-fn method_not_allowed(allow: &'static str) -> HttpResponse {
-    let status = StatusCode::METHOD_NOT_ALLOWED;
-    let body = error_body(
-        status,
-        "Method Not Allowed",
-        Some("method_not_allowed"),
-        Some(format!("this path serves {allow}")),
-    );
-    let mut response = error_response(status, &body);
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(allow));
-    response
 }
 
 /// HTTP worker threads: as configured, or one per core.

@@ -55,6 +55,33 @@ fn token(server: &ServerProcess, (id, secret): &(String, String)) -> String {
         .to_owned()
 }
 
+/// Creates `count` groups named `prefix` and a number, each from a thread of its own, so
+/// that a test can hold them up (with a lock) and see how they end.
+fn create_groups(
+    server: &ServerProcess,
+    token: &str,
+    prefix: &str,
+    count: usize,
+) -> Vec<thread::JoinHandle<reqwest::Result<u16>>> {
+    (0..count)
+        .map(|i| {
+            let url = format!("{}{GROUPS}", server.base);
+            let (token, body) = (
+                token.to_owned(),
+                serde_json::json!({"groupId": format!("{prefix}{i}"), "address": "x"}),
+            );
+            thread::spawn(move || {
+                client()
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&body)
+                    .send()
+                    .map(|r| r.status().as_u16())
+            })
+        })
+        .collect()
+}
+
 #[derive(Debug, Default)]
 struct Tally {
     ok: usize,
@@ -235,19 +262,7 @@ fn an_exhausted_pool_answers_503_while_requests_needing_no_database_answer_at_on
     locker
         .batch_execute("BEGIN; LOCK TABLE billing_groups IN ACCESS EXCLUSIVE MODE")
         .expect("lock");
-    let blocked: Vec<_> = (0..2)
-        .map(|i| {
-            let (url, token) = (format!("{}{GROUPS}", server.base), token.clone());
-            thread::spawn(move || {
-                client()
-                    .post(url)
-                    .bearer_auth(token)
-                    .json(&serde_json::json!({"groupId": format!("BLOCKED{i}"), "address": "x"}))
-                    .send()
-                    .map(|r| r.status().as_u16())
-            })
-        })
-        .collect();
+    let blocked = create_groups(&server, &token, "BLOCKED", 2);
     thread::sleep(Duration::from_millis(300));
 
     let started = Instant::now();
@@ -341,19 +356,7 @@ fn sigterm_finishes_the_requests_in_flight_and_exits_0() {
     locker
         .batch_execute("BEGIN; LOCK TABLE billing_groups IN ACCESS EXCLUSIVE MODE")
         .expect("lock");
-    let in_flight: Vec<_> = (0..3)
-        .map(|i| {
-            let (url, token) = (format!("{}{GROUPS}", server.base), token.clone());
-            thread::spawn(move || {
-                client()
-                    .post(url)
-                    .bearer_auth(token)
-                    .json(&serde_json::json!({"groupId": format!("INFLIGHT{i}"), "address": "x"}))
-                    .send()
-                    .map(|r| r.status().as_u16())
-            })
-        })
-        .collect();
+    let in_flight = create_groups(&server, &token, "INFLIGHT", 3);
     thread::sleep(Duration::from_millis(500));
     server.signal("TERM");
     thread::sleep(Duration::from_millis(500));

@@ -383,7 +383,7 @@ async fn a_bad_body_or_content_type_is_refused_with_an_error_body() {
     let served = Served::start().await;
     let path = "/customers/CLIENT_CODE/1/bills/groups";
     let oversized = json!({"address": "x".repeat(20_000)}).to_string();
-    let cases: [(Option<(&str, &str)>, u16); 9] = [
+    let cases: [(Option<(&str, &str)>, u16); 10] = [
         (None, 415),
         (Some(("text/plain", r#"{"address": "x"}"#)), 415),
         (Some((JSON, "")), 400),
@@ -391,6 +391,7 @@ async fn a_bad_body_or_content_type_is_refused_with_an_error_body() {
         (Some((JSON, r#"{"address": "x", "colour": "red"}"#)), 400),
         (Some((JSON, r#"{"groupId": "G1"}"#)), 400),
         (Some((JSON, r#"{"address": "x", "groupId": null}"#)), 400),
+        (Some((JSON, r#"{"address": "a\u0000b"}"#)), 400),
         (
             Some((JSON, r#"{"address": "x", "groupId": "no spaces allowed"}"#)),
             400,

@@ -48,7 +48,7 @@ impl WireNames for FindCustomerBillsByClientCodePathParams {
     }
 }
 static RE_FINDCUSTOMERBILLSBYCLIENTCODEBILLING_IDTYPE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[A-Za-z][A-Za-z0-9_-]*$")
+    Regex::new("^[A-Za-z][A-Za-z0-9_-]*$")
         .expect("the spec's patterns are valid regular expressions")
 });
 
@@ -88,10 +88,10 @@ impl WireNames for FindCustomerBillsByClientCodeQueryParams {
     }
 }
 static RE_FINDCUSTOMERBILLSBYCLIENTCODEBILLING_START: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:(?:19|[2-9][0-9])[0-9]{2}(?:(?:0[13578]|1[02])(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)(?:0[1-9]|[12][0-9]|30)|02(?:0[1-9]|1[0-9]|2[0-8]))|(?:19|[2-9][0-9])(?:0[48]|[2468][048]|[13579][26])0229|(?:[2468][048]|[3579][26])000229)$").expect("the spec's patterns are valid regular expressions")
+    Regex::new("^(?:(?:19|[2-9][0-9])[0-9]{2}(?:(?:0[13578]|1[02])(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)(?:0[1-9]|[12][0-9]|30)|02(?:0[1-9]|1[0-9]|2[0-8]))|(?:19|[2-9][0-9])(?:0[48]|[2468][048]|[13579][26])0229|(?:[2468][048]|[3579][26])000229)$").expect("the spec's patterns are valid regular expressions")
 });
 static RE_FINDCUSTOMERBILLSBYCLIENTCODEBILLING_END: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:(?:19|[2-9][0-9])[0-9]{2}(?:(?:0[13578]|1[02])(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)(?:0[1-9]|[12][0-9]|30)|02(?:0[1-9]|1[0-9]|2[0-8]))|(?:19|[2-9][0-9])(?:0[48]|[2468][048]|[13579][26])0229|(?:[2468][048]|[3579][26])000229)$").expect("the spec's patterns are valid regular expressions")
+    Regex::new("^(?:(?:19|[2-9][0-9])[0-9]{2}(?:(?:0[13578]|1[02])(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)(?:0[1-9]|[12][0-9]|30)|02(?:0[1-9]|1[0-9]|2[0-8]))|(?:19|[2-9][0-9])(?:0[48]|[2468][048]|[13579][26])0229|(?:[2468][048]|[3579][26])000229)$").expect("the spec's patterns are valid regular expressions")
 });
 
 /// The header parameters of `FindCustomerBillsByClientCode`.
@@ -131,7 +131,7 @@ impl WireNames for CreateBillingGroupPathParams {
     }
 }
 static RE_CREATEBILLINGGROUPBILLING_GROUP_IDTYPE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[A-Za-z][A-Za-z0-9_-]*$")
+    Regex::new("^[A-Za-z][A-Za-z0-9_-]*$")
         .expect("the spec's patterns are valid regular expressions")
 });
 
@@ -176,11 +176,11 @@ impl WireNames for DeleteBillingGroupPathParams {
     }
 }
 static RE_DELETEBILLINGGROUPBILLING_GROUP_IDTYPE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[A-Za-z][A-Za-z0-9_-]*$")
+    Regex::new("^[A-Za-z][A-Za-z0-9_-]*$")
         .expect("the spec's patterns are valid regular expressions")
 });
 static RE_DELETEBILLINGGROUPBILLING_GROUP_GROUPID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+    Regex::new("^[A-Za-z0-9][A-Za-z0-9_-]*$")
         .expect("the spec's patterns are valid regular expressions")
 });
 
@@ -226,12 +226,12 @@ impl WireNames for FindCustomerBillsByClientCodeAndBillingGroupPathParams {
 }
 static RE_FINDCUSTOMERBILLSBYCLIENTCODEANDBILLINGGROUPBILLING_GROUP_IDTYPE: LazyLock<Regex> =
     LazyLock::new(|| {
-        Regex::new(r"^[A-Za-z][A-Za-z0-9_-]*$")
+        Regex::new("^[A-Za-z][A-Za-z0-9_-]*$")
             .expect("the spec's patterns are valid regular expressions")
     });
 static RE_FINDCUSTOMERBILLSBYCLIENTCODEANDBILLINGGROUPBILLING_GROUP_GROUPID: LazyLock<Regex> =
     LazyLock::new(|| {
-        Regex::new(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+        Regex::new("^[A-Za-z0-9][A-Za-z0-9_-]*$")
             .expect("the spec's patterns are valid regular expressions")
     });
 
@@ -272,11 +272,11 @@ impl WireNames for FindCustomerBillsByClientCodeAndBillingGroupQueryParams {
 }
 static RE_FINDCUSTOMERBILLSBYCLIENTCODEANDBILLINGGROUPBILLING_GROUP_START: LazyLock<Regex> =
     LazyLock::new(|| {
-        Regex::new(r"^(?:(?:19|[2-9][0-9])[0-9]{2}(?:(?:0[13578]|1[02])(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)(?:0[1-9]|[12][0-9]|30)|02(?:0[1-9]|1[0-9]|2[0-8]))|(?:19|[2-9][0-9])(?:0[48]|[2468][048]|[13579][26])0229|(?:[2468][048]|[3579][26])000229)$").expect("the spec's patterns are valid regular expressions")
+        Regex::new("^(?:(?:19|[2-9][0-9])[0-9]{2}(?:(?:0[13578]|1[02])(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)(?:0[1-9]|[12][0-9]|30)|02(?:0[1-9]|1[0-9]|2[0-8]))|(?:19|[2-9][0-9])(?:0[48]|[2468][048]|[13579][26])0229|(?:[2468][048]|[3579][26])000229)$").expect("the spec's patterns are valid regular expressions")
     });
 static RE_FINDCUSTOMERBILLSBYCLIENTCODEANDBILLINGGROUPBILLING_GROUP_END: LazyLock<Regex> =
     LazyLock::new(|| {
-        Regex::new(r"^(?:(?:19|[2-9][0-9])[0-9]{2}(?:(?:0[13578]|1[02])(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)(?:0[1-9]|[12][0-9]|30)|02(?:0[1-9]|1[0-9]|2[0-8]))|(?:19|[2-9][0-9])(?:0[48]|[2468][048]|[13579][26])0229|(?:[2468][048]|[3579][26])000229)$").expect("the spec's patterns are valid regular expressions")
+        Regex::new("^(?:(?:19|[2-9][0-9])[0-9]{2}(?:(?:0[13578]|1[02])(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)(?:0[1-9]|[12][0-9]|30)|02(?:0[1-9]|1[0-9]|2[0-8]))|(?:19|[2-9][0-9])(?:0[48]|[2468][048]|[13579][26])0229|(?:[2468][048]|[3579][26])000229)$").expect("the spec's patterns are valid regular expressions")
     });
 
 /// The header parameters of `FindCustomerBillsByClientCodeAndBillingGroup`.
@@ -316,7 +316,7 @@ impl WireNames for ListBillingGroupsPathParams {
     }
 }
 static RE_LISTBILLINGGROUPSBILLING_GROUP_IDTYPE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[A-Za-z][A-Za-z0-9_-]*$")
+    Regex::new("^[A-Za-z][A-Za-z0-9_-]*$")
         .expect("the spec's patterns are valid regular expressions")
 });
 
@@ -357,7 +357,7 @@ impl WireNames for UpdateBillingGroupPathParams {
     }
 }
 static RE_UPDATEBILLINGGROUPBILLING_GROUP_IDTYPE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[A-Za-z][A-Za-z0-9_-]*$")
+    Regex::new("^[A-Za-z][A-Za-z0-9_-]*$")
         .expect("the spec's patterns are valid regular expressions")
 });
 
@@ -450,9 +450,9 @@ impl WireNames for BillingGroupCollection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct BillingGroupRequest {
-    /// Address the group's bills are sent to.
+    /// Address the group's bills are sent to; any text but the NUL character, which PostgreSQL cannot store.
     #[serde(rename = "address")]
-    #[validate(length(min = 1, max = 200))]
+    #[validate(length(min = 1, max = 200), regex(path = *RE_BILLINGGROUPREQUEST_ADDRESS), )]
     pub address: String,
     /// Identifier of the group, unique within the customer.
     #[serde(
@@ -474,8 +474,11 @@ impl WireNames for BillingGroupRequest {
         }
     }
 }
+static RE_BILLINGGROUPREQUEST_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new("^[^\\x00]*$").expect("the spec's patterns are valid regular expressions")
+});
 static RE_BILLINGGROUPREQUEST_GROUPID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+    Regex::new("^[A-Za-z0-9][A-Za-z0-9_-]*$")
         .expect("the spec's patterns are valid regular expressions")
 });
 
@@ -484,7 +487,7 @@ static RE_BILLINGGROUPREQUEST_GROUPID: LazyLock<Regex> = LazyLock::new(|| {
 #[serde(deny_unknown_fields)]
 pub struct BillingGroupUpdate {
     #[serde(rename = "address")]
-    #[validate(length(min = 1, max = 200))]
+    #[validate(length(min = 1, max = 200), regex(path = *RE_BILLINGGROUPUPDATE_ADDRESS), )]
     pub address: String,
     #[serde(rename = "groupId")]
     #[validate(length(min = 1, max = 64), regex(path = *RE_BILLINGGROUPUPDATE_GROUPID), )]
@@ -500,8 +503,11 @@ impl WireNames for BillingGroupUpdate {
         }
     }
 }
+static RE_BILLINGGROUPUPDATE_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new("^[^\\x00]*$").expect("the spec's patterns are valid regular expressions")
+});
 static RE_BILLINGGROUPUPDATE_GROUPID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+    Regex::new("^[A-Za-z0-9][A-Za-z0-9_-]*$")
         .expect("the spec's patterns are valid regular expressions")
 });
 

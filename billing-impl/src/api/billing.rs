@@ -3,7 +3,7 @@
 use bigdecimal::BigDecimal;
 use billing_api::{
     apis::billing::{Billing, FindCustomerBillsByClientCodeResponse},
-    models::{self, FindCustomerBillsByClientCodeQueryParams as Query},
+    models,
 };
 
 use super::{BillQuery, BillingService, CustomerRef};
@@ -18,27 +18,11 @@ impl Billing for BillingService {
         &self,
         _caller: Caller,
         path_params: models::FindCustomerBillsByClientCodePathParams,
-        query_params: Query,
+        query_params: models::FindCustomerBillsByClientCodeQueryParams,
         _header_params: models::FindCustomerBillsByClientCodeHeaderParams,
     ) -> Result<FindCustomerBillsByClientCodeResponse, ApiError> {
         let customer = CustomerRef::new(path_params.id_type, path_params.id)?;
-        let Query {
-            page_init,
-            quantity,
-            start,
-            end,
-            contract_number,
-            status,
-        } = query_params;
-        let filter = BillQuery {
-            page_init,
-            quantity,
-            start,
-            end,
-            contract_number,
-            status,
-        }
-        .into_filter(None)?;
+        let filter = BillQuery::from(query_params).into_filter(None)?;
         let rows = db::run(&self.pool, move |conn| {
             let rows = db::invoices::page(conn, &customer.id_type, customer.code, &filter)?;
             if rows.is_empty() {

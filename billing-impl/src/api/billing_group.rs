@@ -6,7 +6,7 @@ use billing_api::{
         FindCustomerBillsByClientCodeAndBillingGroupResponse, ListBillingGroupsResponse,
         UpdateBillingGroupResponse,
     },
-    models::{self, FindCustomerBillsByClientCodeAndBillingGroupQueryParams as Query},
+    models,
 };
 
 use super::{BillQuery, BillingService, CustomerRef, billing::bill_collection};
@@ -32,28 +32,12 @@ impl BillingGroup for BillingService {
         &self,
         _caller: Caller,
         path_params: models::FindCustomerBillsByClientCodeAndBillingGroupPathParams,
-        query_params: Query,
+        query_params: models::FindCustomerBillsByClientCodeAndBillingGroupQueryParams,
         _header_params: models::FindCustomerBillsByClientCodeAndBillingGroupHeaderParams,
     ) -> Result<FindCustomerBillsByClientCodeAndBillingGroupResponse, ApiError> {
         let customer = CustomerRef::new(path_params.id_type, path_params.id)?;
         let group_id = path_params.group_id;
-        let Query {
-            page_init,
-            quantity,
-            start,
-            end,
-            contract_number,
-            status,
-        } = query_params;
-        let filter = BillQuery {
-            page_init,
-            quantity,
-            start,
-            end,
-            contract_number,
-            status,
-        }
-        .into_filter(Some(group_id.clone()))?;
+        let filter = BillQuery::from(query_params).into_filter(Some(group_id.clone()))?;
         let rows = db::run(&self.pool, move |conn| {
             let rows = db::invoices::page(conn, &customer.id_type, customer.code, &filter)?;
             // No bill: tell an unknown customer or group (404) from one without matches.

@@ -80,6 +80,29 @@ struct BillQuery {
     status: Option<billing_api::models::InvoiceStatus>,
 }
 
+/// Both bill listings take the same query parameters, each in a struct of its own.
+macro_rules! bill_query_from {
+    ($($params:ty),+) => {$(
+        impl From<$params> for BillQuery {
+            fn from(query: $params) -> Self {
+                BillQuery {
+                    page_init: query.page_init,
+                    quantity: query.quantity,
+                    start: query.start,
+                    end: query.end,
+                    contract_number: query.contract_number,
+                    status: query.status,
+                }
+            }
+        }
+    )+};
+}
+
+bill_query_from!(
+    billing_api::models::FindCustomerBillsByClientCodeQueryParams,
+    billing_api::models::FindCustomerBillsByClientCodeAndBillingGroupQueryParams
+);
+
 impl BillQuery {
     /// The database filter. A `start` after `end` is an empty range: it selects no bill.
     fn into_filter(self, billing_group: Option<String>) -> Result<InvoiceFilter, ApiError> {

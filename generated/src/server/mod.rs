@@ -154,7 +154,8 @@ impl Rejection {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
     }
 
-    fn not_found() -> Self {
+    /// A 404 for a path no operation serves.
+    pub fn not_found() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -162,7 +163,8 @@ impl Rejection {
         )
     }
 
-    fn method_not_allowed(allow: &'static str) -> Self {
+    /// A 405 naming, in `Allow`, the methods the path serves.
+    pub fn method_not_allowed(allow: &'static str) -> Self {
         Self {
             allow: Some(allow),
             ..Self::new(
