@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use billing_impl::auth::{self, token_endpoint::TOKEN_PATH};
 use common::{TestApp, assert_error_body, status_and_json};
+use diesel::RunQueryDsl;
 use reqwest::{Method, header::HeaderMap};
 use serde_json::{Value, json};
 
@@ -266,12 +267,22 @@ async fn a_read_token_cannot_create_update_or_delete_a_group() {
 async fn a_token_used_after_its_lifetime_is_refused() {
     let app = TestApp::start_with(|config| config.auth.token_ttl_seconds = 1).await;
     common::seed_demo(&app);
-    let token = app.token(&["read"]).await;
+    let (id, secret) = app.client(&["read"]);
+    let token = app.token_for(&id, &secret, &["read"]).await;
     let (status, _) = app.get(&app.api(BILLS), &token).await;
     assert_eq!(status, 200);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let (status, body) = app.get(&app.api(BILLS), &token).await;
     assert_eq!(status, 401, "expired: {body}");
+
+    // A new token for the client clears its expired ones from the table.
+    app.token_for(&id, &secret, &["read"]).await;
+    let stored: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+        "count(*) FROM oauth_tokens WHERE client_id = '{id}'"
+    )))
+    .get_result(&mut app.db.connect())
+    .expect("count");
+    assert_eq!(stored, 1, "only the live token is kept");
 }
 
 #[tokio::test]

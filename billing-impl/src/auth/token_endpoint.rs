@@ -305,6 +305,8 @@ async fn issue(
     let expires_at = issued_at + ttl;
     let (client_id, stored_scopes) = (client.client_id.clone(), scopes.join(" "));
     db::run(&issuer.pool, move |conn| {
+        // The client's dead tokens go as it gets a new one: the table holds live tokens only.
+        db::tokens::delete_expired(conn, &client_id, issued_at)?;
         Ok(db::tokens::insert(
             conn,
             &digest,

@@ -51,7 +51,16 @@ pub fn live_grant(conn: &mut PgConnection, token_hash: &[u8]) -> QueryResult<Opt
         .optional()
 }
 
-/// Deletes tokens that expired before `before`; returns how many.
-pub fn delete_expired(conn: &mut PgConnection, before: DateTime<Utc>) -> QueryResult<usize> {
-    diesel::delete(oauth_tokens::table.filter(oauth_tokens::expires_at.lt(before))).execute(conn)
+/// Deletes the client's tokens that expired before `before`; returns how many.
+pub fn delete_expired(
+    conn: &mut PgConnection,
+    client_id: &str,
+    before: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::delete(
+        oauth_tokens::table
+            .filter(oauth_tokens::client_id.eq(client_id))
+            .filter(oauth_tokens::expires_at.lt(before)),
+    )
+    .execute(conn)
 }
