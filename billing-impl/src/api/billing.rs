@@ -1,5 +1,7 @@
 //! The `billing` tag: a customer's bills.
 
+use std::sync::Arc;
+
 use bigdecimal::BigDecimal;
 use billing_api::{
     apis::billing::{Billing, FindCustomerBillsByClientCodeResponse},
@@ -16,7 +18,7 @@ use crate::{
 impl Billing for BillingService {
     async fn find_customer_bills_by_client_code(
         &self,
-        _caller: Caller,
+        _caller: Arc<Caller>,
         path_params: models::FindCustomerBillsByClientCodePathParams,
         query_params: models::FindCustomerBillsByClientCodeQueryParams,
         _header_params: models::FindCustomerBillsByClientCodeHeaderParams,

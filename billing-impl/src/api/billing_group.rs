@@ -1,5 +1,7 @@
 //! The `billingGroup` tag: a customer's billing groups, and the bills of one group.
 
+use std::sync::Arc;
+
 use billing_api::{
     apis::billing_group::{
         BillingGroup, CreateBillingGroupResponse, DeleteBillingGroupResponse,
@@ -30,7 +32,7 @@ fn no_group(group_id: &str) -> ApiError {
 impl BillingGroup for BillingService {
     async fn find_customer_bills_by_client_code_and_billing_group(
         &self,
-        _caller: Caller,
+        _caller: Arc<Caller>,
         path_params: models::FindCustomerBillsByClientCodeAndBillingGroupPathParams,
         query_params: models::FindCustomerBillsByClientCodeAndBillingGroupQueryParams,
         _header_params: models::FindCustomerBillsByClientCodeAndBillingGroupHeaderParams,
@@ -57,7 +59,7 @@ impl BillingGroup for BillingService {
 
     async fn list_billing_groups(
         &self,
-        _caller: Caller,
+        _caller: Arc<Caller>,
         path_params: models::ListBillingGroupsPathParams,
         _header_params: models::ListBillingGroupsHeaderParams,
     ) -> Result<ListBillingGroupsResponse, ApiError> {
@@ -76,7 +78,7 @@ impl BillingGroup for BillingService {
 
     async fn create_billing_group(
         &self,
-        _caller: Caller,
+        _caller: Arc<Caller>,
         path_params: models::CreateBillingGroupPathParams,
         _header_params: models::CreateBillingGroupHeaderParams,
         body: models::BillingGroupRequest,
@@ -104,7 +106,7 @@ impl BillingGroup for BillingService {
 
     async fn update_billing_group(
         &self,
-        _caller: Caller,
+        _caller: Arc<Caller>,
         path_params: models::UpdateBillingGroupPathParams,
         _header_params: models::UpdateBillingGroupHeaderParams,
         body: models::BillingGroupUpdate,
@@ -125,7 +127,7 @@ impl BillingGroup for BillingService {
 
     async fn delete_billing_group(
         &self,
-        _caller: Caller,
+        _caller: Arc<Caller>,
         path_params: models::DeleteBillingGroupPathParams,
         _header_params: models::DeleteBillingGroupHeaderParams,
     ) -> Result<DeleteBillingGroupResponse, ApiError> {

@@ -4,6 +4,8 @@ mod billing;
 mod billing_group;
 mod profile;
 
+use std::sync::Arc;
+
 use actix_web::http::header::HeaderValue;
 use billing_api::apis::Authentication;
 use chrono::NaiveDate;
@@ -29,14 +31,17 @@ impl BillingService {
 }
 
 impl Authentication for BillingService {
-    type Caller = Caller;
+    type Caller = Arc<Caller>;
     type Error = ApiError;
 
-    async fn authenticate(&self, authorization: Option<&HeaderValue>) -> Result<Caller, ApiError> {
+    async fn authenticate(
+        &self,
+        authorization: Option<&HeaderValue>,
+    ) -> Result<Arc<Caller>, ApiError> {
         self.tokens.verify(authorization).await
     }
 
-    fn has_scope(caller: &Caller, scope: &str) -> bool {
+    fn has_scope(caller: &Arc<Caller>, scope: &str) -> bool {
         caller.has_scope(scope)
     }
 

@@ -1,5 +1,7 @@
 //! The `profile` tag: a subscriber's contract profile.
 
+use std::sync::Arc;
+
 use billing_api::{
     apis::profile::{GetClientAccountGeneralInfoResponse, Profile},
     models,
@@ -11,7 +13,7 @@ use crate::{auth::Caller, db, error::ApiError};
 impl Profile for BillingService {
     async fn get_client_account_general_info(
         &self,
-        _caller: Caller,
+        _caller: Arc<Caller>,
         path_params: models::GetClientAccountGeneralInfoPathParams,
         _header_params: models::GetClientAccountGeneralInfoHeaderParams,
     ) -> Result<GetClientAccountGeneralInfoResponse, ApiError> {

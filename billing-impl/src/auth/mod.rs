@@ -74,15 +74,19 @@ impl TokenVerifier {
         }
     }
 
-    /// The caller that `authorization` (the request's `Authorization` header) authenticates.
-    pub async fn verify(&self, authorization: Option<&HeaderValue>) -> Result<Caller, ApiError> {
+    /// The caller that `authorization` (the request's `Authorization` header) authenticates,
+    /// shared with the cache so that a warm check copies nothing.
+    pub async fn verify(
+        &self,
+        authorization: Option<&HeaderValue>,
+    ) -> Result<Arc<Caller>, ApiError> {
         let header = authorization.ok_or_else(|| self.refused(TokenProblem::Missing))?;
         let token = parse_bearer(header).ok_or_else(|| self.refused(TokenProblem::Malformed))?;
         let digest = secrets::token_digest(&token);
         let now = Utc::now();
         if let Some(caller) = self.cache.get(&digest) {
             if caller.expires_at > now {
-                return Ok(caller.as_ref().clone());
+                return Ok(caller);
             }
             self.cache.invalidate(&digest);
         }
@@ -91,12 +95,12 @@ impl TokenVerifier {
         })
         .await?;
         let grant = grant.ok_or_else(|| self.refused(TokenProblem::Invalid))?;
-        let caller = Caller {
+        let caller = Arc::new(Caller {
             client_id: grant.client_id,
             scopes: grant.scopes.split(' ').map(str::to_owned).collect(),
             expires_at: grant.expires_at,
-        };
-        self.cache.insert(digest, Arc::new(caller.clone()));
+        });
+        self.cache.insert(digest, caller.clone());
         Ok(caller)
     }
 }

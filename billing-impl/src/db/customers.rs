@@ -13,15 +13,3 @@ pub fn find_key(conn: &mut PgConnection, id_type: &str, code: i64) -> QueryResul
         .first(conn)
         .optional()
 }
-
-/// Creates a customer and returns its key.
-pub fn insert(conn: &mut PgConnection, id_type: &str, code: i64, name: &str) -> QueryResult<i64> {
-    diesel::insert_into(customers::table)
-        .values((
-            customers::id_type.eq(id_type),
-            customers::code.eq(code),
-            customers::name.eq(name),
-        ))
-        .returning(customers::customer_id)
-        .get_result(conn)
-}
