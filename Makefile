@@ -36,7 +36,7 @@ contract: $(SCHEMATHESIS) ## schemathesis against the live server with every che
 
 bench: ## Benchmark against PostgreSQL's own limit into bench/results/ (BENCH_ARGS="--scale 10", "--smoke")
 	cargo build --release -p billing-impl --bin billing
-	DATABASE_URL=$(DB_URL) python3 bench/bench.py $(BENCH_ARGS)
+	python3 bench/bench.py $(BENCH_ARGS)
 
 generate: $(GEN) ## Rewrite generated/ from spec/billing.yaml
 	@scripts/generate.sh $(GEN) generated

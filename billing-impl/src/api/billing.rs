@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use bigdecimal::BigDecimal;
 use billing_api::{
     apis::billing::{Billing, FindCustomerBillsByClientCodeResponse},
     models,
@@ -11,7 +10,7 @@ use billing_api::{
 use super::{BillQuery, BillingService, CustomerRef};
 use crate::{
     auth::Caller,
-    db::{self, invoices::InvoiceRow},
+    db::{self, amount::Amount, invoices::InvoiceRow},
     error::ApiError,
 };
 
@@ -71,8 +70,8 @@ fn invoice(row: InvoiceRow) -> Result<models::Invoice, ApiError> {
         dei: row.dei,
         expiration_date: row.expiration_date,
         expiration_electronic_date: row.expiration_electronic_date,
-        invoice_amount: amount(&row.invoice_amount)?,
-        invoice_balace: amount(&row.invoice_balance)?,
+        invoice_amount: row.invoice_amount.to_f64(),
+        invoice_balace: row.invoice_balance.to_f64(),
         invoice_description: row.invoice_description,
         invoice_number: row.invoice_number,
         invoice_serial: row.invoice_serial,
@@ -85,21 +84,11 @@ fn invoice(row: InvoiceRow) -> Result<models::Invoice, ApiError> {
                     .map_err(|_| ApiError::Internal(format!("negative service count {count}")))
             })
             .transpose()?,
-        payment_amount: row.payment_amount.as_ref().map(amount).transpose()?,
+        payment_amount: row.payment_amount.map(Amount::to_f64),
         payment_date: row.payment_date,
         period_end_date: row.period_end_date,
         period_start_date: row.period_start_date,
         print_date: row.print_date,
         phone: row.phone,
     })
-}
-
-/// A `NUMERIC(15, 2)` amount as a JSON number. Such a value has at most 15 significant
-/// digits, which an f64 holds exactly enough that its shortest form (what serde_json
-/// writes) is the decimal stored: 1234.56 is sent as 1234.56.
-fn amount(value: &BigDecimal) -> Result<f64, ApiError> {
-    value
-        .to_string()
-        .parse()
-        .map_err(|error| ApiError::Internal(format!("amount {value}: {error}")))
 }

@@ -1,10 +1,14 @@
 //! Queries on `invoices`.
 
-use bigdecimal::BigDecimal;
 use chrono::NaiveDate;
-use diesel::{PgConnection, QueryResult, dsl::AsSelect, pg::Pg, prelude::*};
+use diesel::{
+    PgConnection, QueryResult, connection::DefaultLoadingMode, dsl::AsSelect, pg::Pg, prelude::*,
+};
 
-use super::schema::{customers, invoices};
+use super::{
+    amount::Amount,
+    schema::{customers, invoices},
+};
 
 /// One invoice, with every column the API shows.
 #[derive(Debug, Queryable, Selectable)]
@@ -23,9 +27,9 @@ pub struct InvoiceRow {
     pub expiration_electronic_date: Option<NaiveDate>,
     pub print_date: Option<NaiveDate>,
     pub payment_date: Option<NaiveDate>,
-    pub invoice_amount: BigDecimal,
-    pub invoice_balance: BigDecimal,
-    pub payment_amount: Option<BigDecimal>,
+    pub invoice_amount: Amount,
+    pub invoice_balance: Amount,
+    pub payment_amount: Option<Amount>,
     pub invoiced_service_count: Option<i32>,
     pub invoice_type: Option<String>,
     pub invoice_serial: Option<String>,
@@ -68,7 +72,15 @@ pub fn page(
     code: i64,
     filter: &InvoiceFilter,
 ) -> QueryResult<Vec<InvoiceRow>> {
-    page_query(id_type, code, filter).load(conn)
+    // Room for the whole page at once: collecting rows that may fail would grow and copy
+    // the vector of these wide rows several times.
+    let mut rows = Vec::with_capacity(usize::try_from(filter.limit).unwrap_or_default());
+    for row in
+        page_query(id_type, code, filter).load_iter::<InvoiceRow, DefaultLoadingMode>(conn)?
+    {
+        rows.push(row?);
+    }
+    Ok(rows)
 }
 
 /// The statement `page` runs.

@@ -1,6 +1,7 @@
 //! PostgreSQL: the connection pool, the embedded migrations, and `run`, which moves
 //! blocking diesel work off the async workers. One module per table holds its queries.
 
+pub mod amount;
 pub mod billing_groups;
 pub mod clients;
 pub mod customers;
