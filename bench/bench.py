@@ -316,13 +316,13 @@ def main() -> None:
         small = measure("10-bill customer, first page", "/", "bills.lua", 1,
                         {"BENCH_FIRST_ID": str(SMALL_CUSTOMER), "BENCH_CUSTOMERS": "1", "BENCH_PATH": page_path})
 
-        # The same two measurements with every process free to run on every core.
+        # The list-bills measurements again with every process free to run on every core.
         move_to_cores(cluster.processes(), every_core)
         move_to_cores([server.pid], every_core)
         shared = pgbench(database_url, options.pool_size, d, script, every_core, cluster.processes)
         print(f"  pgbench, {options.pool_size} clients, every core: {shared['tps']:.0f} tps", flush=True)
-        shared_bills = measure("list bills, every process on every core", "/", "bills.lua", peak_level,
-                               cores=every_core)
+        shared_bills = max((measure("list bills, every process on every core", "/", "bills.lua", c,
+                                    cores=every_core) for c in levels), key=lambda r: r["rps"])
         rss = peak_rss_mb(server.pid)
     finally:
         if server:
@@ -356,7 +356,8 @@ def main() -> None:
         "| ratio | value | target |",
         "| --- | ---: | --- |",
         f"| list bills, server req/s ÷ pgbench tps (server at {peak_level} connections) | {key_ratio:.2f} | ≥ 0.7 |",
-        f"| the same, every process on every core | {shared_bills['rps'] / shared['tps']:.2f} | |",
+        f"| the same, every process on every core (the server at its best concurrency) | "
+        f"{shared_bills['rps'] / shared['tps']:.2f} | |",
         f"| list bills, p99 ÷ p50 at {peak_level} connections | {peak['p99'] / peak['p50']:.2f} | ≤ 5 |",
         f"| list bills ÷ /health, req/s | {peak['rps'] / floor['rps']:.2f} | |",
         f"| page at offset 5,000 ÷ offset 0, mean latency | {offset5000['mean'] / offset0['mean']:.2f} | ≤ 3 |",
