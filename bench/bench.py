@@ -9,8 +9,9 @@ and writes a markdown table to bench/results/.
 
 PostgreSQL runs on half of the cores and everything else (pgbench, wrk, the server) on
 the other half, as when the database has a machine of its own: the key ratio then says
-how much of what the database can serve the server delivers. The same two measurements
-are repeated with every process free to run on every core, and reported too.
+how much of what the database can serve the server delivers. pgbench and the list-bills
+measurements are repeated with every process free to run on every core, where the server's
+own CPU time counts against the database's, and reported too.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ import re
 import shutil
 import signal
 import socket
-import tempfile
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
