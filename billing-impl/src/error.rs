@@ -23,7 +23,7 @@ pub enum TokenProblem {
 }
 
 /// Everything that can go wrong while serving a request.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// The request breaks a rule the generated validation cannot express.
     #[error("bad request: {0}")]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use billing_impl::auth::{self, token_endpoint::TOKEN_PATH};
 use common::{TestApp, assert_error_body, status_and_json};
-use diesel::RunQueryDsl;
+use diesel::{RunQueryDsl, connection::SimpleConnection};
 use reqwest::{Method, header::HeaderMap};
 use serde_json::{Value, json};
 
@@ -356,4 +356,79 @@ async fn a_dump_of_the_clients_and_tokens_holds_no_usable_secret_or_token() {
     assert!(dump.contains("$argon2id$"), "secrets are Argon2id hashes");
     assert!(!dump.contains(&secret), "no client secret in the dump");
     assert!(!dump.contains(&token), "no access token in the dump");
+}
+
+/// Stores `token` for the client `client_id` straight in the database, live for an hour.
+fn store_token(app: &TestApp, token: &str, client_id: &str) {
+    diesel::sql_query(
+        "INSERT INTO oauth_tokens (token_hash, client_id, scopes, issued_at, expires_at)
+         VALUES ($1, $2, 'read', now(), now() + interval '1 hour')",
+    )
+    .bind::<diesel::sql_types::Bytea, _>(auth::secrets::token_digest(token).to_vec())
+    .bind::<diesel::sql_types::Text, _>(client_id)
+    .execute(&mut app.db.connect())
+    .expect("store a token");
+}
+
+#[tokio::test]
+async fn an_unknown_token_is_remembered_as_unknown_for_the_cache_lifetime() {
+    let app = TestApp::with_demo_data().await;
+    let (id, _) = app.client(&["read"]);
+    let token = "made-up-token-0123456789abcdefghijklmnopqrstuvwxyz";
+    let (status, body) = app.get(&app.api(BILLS), token).await;
+    assert_eq!(status, 401);
+    assert_error_body(&body, 401);
+    // Were each request to ask the database, the next one would now be let in.
+    store_token(&app, token, &id);
+    let (status, _) = app.get(&app.api(BILLS), token).await;
+    assert_eq!(status, 401, "answered from the cache, without a lookup");
+    // BILLING_TOKEN_CACHE_SECONDS is 1 s in the tests.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (status, _) = app.get(&app.api(BILLS), token).await;
+    assert_eq!(
+        status, 200,
+        "looked up again once the cached answer expired"
+    );
+}
+
+#[tokio::test]
+async fn requests_that_miss_the_cache_together_share_one_token_lookup() {
+    let app = TestApp::with_demo_data().await;
+    let (id, _) = app.client(&["read"]);
+    let token = "shared-lookup-token-0123456789abcdefghijklmnopqrstuvwxyz";
+    store_token(&app, token, &id);
+    // Every token lookup waits behind this lock, where it can be counted.
+    let mut locker = app.db.connect();
+    locker
+        .batch_execute("BEGIN; LOCK TABLE oauth_tokens IN ACCESS EXCLUSIVE MODE")
+        .expect("lock");
+    let requests: Vec<_> = (0..20)
+        .map(|_| {
+            let (http, url) = (app.http.clone(), app.api(BILLS));
+            tokio::spawn(async move { http.get(url).bearer_auth(token).send().await })
+        })
+        .collect();
+    let mut watcher = app.db.connect();
+    let mut waiting = || -> i64 {
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'
+               AND query LIKE '%oauth_tokens%'",
+        ))
+        .get_result(&mut watcher)
+        .expect("count the waiting lookups")
+    };
+    let started = Instant::now();
+    while waiting() == 0 && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Give the other nineteen requests the time to arrive and, were they not coalesced,
+    // to take pooled connections of their own into the same wait.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(waiting(), 1, "one lookup for twenty requests");
+    locker.batch_execute("COMMIT").expect("unlock");
+    for request in requests {
+        let response = request.await.expect("task").expect("response");
+        assert_eq!(response.status(), 200);
+    }
 }

@@ -11,7 +11,7 @@ use std::{sync::Arc, time::Duration};
 use actix_web::http::header::HeaderValue;
 use actix_web_httpauth::headers::authorization::{Bearer, Scheme};
 use chrono::{DateTime, Utc};
-use moka::sync::Cache;
+use moka::future::Cache;
 
 use crate::{
     db::{self, DbPool},
@@ -42,10 +42,16 @@ impl Caller {
 /// Checks bearer tokens: by their SHA-256 digest in the database, then from a bounded
 /// cache for `token_cache_seconds`, so that a warm token costs no database round trip.
 /// A revoked client's tokens therefore stop working within that many seconds.
+///
+/// Unknown tokens are remembered too, so that a stream of made-up tokens costs one lookup
+/// each per cache lifetime, not one per request; and the requests that miss the cache for
+/// the same token together share one lookup.
 #[derive(Clone)]
 pub struct TokenVerifier {
     pool: DbPool,
-    cache: Cache<[u8; 32], Arc<Caller>>,
+    /// The caller of each digest looked up, or `None` for a token the database does not
+    /// know (or knows as expired).
+    cache: Cache<[u8; 32], Option<Arc<Caller>>>,
     realm: String,
 }
 
@@ -83,25 +89,35 @@ impl TokenVerifier {
         let header = authorization.ok_or_else(|| self.refused(TokenProblem::Missing))?;
         let token = parse_bearer(header).ok_or_else(|| self.refused(TokenProblem::Malformed))?;
         let digest = secrets::token_digest(&token);
-        let now = Utc::now();
-        if let Some(caller) = self.cache.get(&digest) {
-            if caller.expires_at > now {
-                return Ok(caller);
+        let pool = self.pool.clone();
+        let lookup = async move {
+            let grant = db::run(&pool, move |conn| {
+                Ok(db::tokens::live_grant(conn, &digest)?)
+            })
+            .await?;
+            Ok::<_, ApiError>(grant.map(|grant| {
+                Arc::new(Caller {
+                    client_id: grant.client_id,
+                    scopes: grant.scopes.split(' ').map(str::to_owned).collect(),
+                    expires_at: grant.expires_at,
+                })
+            }))
+        };
+        // A failed lookup is not cached: the next request tries again.
+        let caller = self
+            .cache
+            .try_get_with(digest, lookup)
+            .await
+            .map_err(|shared| ApiError::clone(&shared))?;
+        match caller {
+            Some(caller) if caller.expires_at > Utc::now() => Ok(caller),
+            // Expired since it was cached: it will not come back to life.
+            Some(_) => {
+                self.cache.insert(digest, None).await;
+                Err(self.refused(TokenProblem::Invalid))
             }
-            self.cache.invalidate(&digest);
+            None => Err(self.refused(TokenProblem::Invalid)),
         }
-        let grant = db::run(&self.pool, move |conn| {
-            Ok(db::tokens::live_grant(conn, &digest)?)
-        })
-        .await?;
-        let grant = grant.ok_or_else(|| self.refused(TokenProblem::Invalid))?;
-        let caller = Arc::new(Caller {
-            client_id: grant.client_id,
-            scopes: grant.scopes.split(' ').map(str::to_owned).collect(),
-            expires_at: grant.expires_at,
-        });
-        self.cache.insert(digest, caller.clone());
-        Ok(caller)
     }
 }
 
