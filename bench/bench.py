@@ -103,13 +103,13 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 class Cluster:
-    """A PostgreSQL cluster of the benchmark's own (scripts/pg.sh), started on `cores`."""
+    """A PostgreSQL cluster of the benchmark's own (scripts/pg.sh)."""
 
-    def __init__(self, cores: set[int]):
+    def __init__(self):
         self.env = {**os.environ,
                     "BILLING_PG_DIR": str(Path(tempfile.gettempdir()) / f"billing-bench-{os.getpid()}"),
                     "BILLING_PG_PORT": str(free_port())}
-        self.url = run(str(ROOT / "scripts" / "pg.sh"), "start", env=self.env, cores=cores).strip()
+        self.url = run(str(ROOT / "scripts" / "pg.sh"), "start", env=self.env).strip()
         pid_file = Path(self.env["BILLING_PG_DIR"]) / "data" / "postmaster.pid"
         self.postmaster = int(pid_file.read_text().split()[0])
 
@@ -252,7 +252,7 @@ def main() -> None:
     every_core = set(os.sched_getaffinity(0))
     database_cores, client_cores = split_cores()
     # The cluster loads the data on every core, then moves to its own.
-    cluster = Cluster(every_core)
+    cluster = Cluster()
     database_url = cluster.url
     env = {**os.environ, "DATABASE_URL": database_url, "RUST_LOG": "warn"}
     server = None

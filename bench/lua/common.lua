@@ -7,8 +7,9 @@ common.token = os.getenv("BENCH_TOKEN")
 common.first_id = tonumber(os.getenv("BENCH_FIRST_ID") or "1000001")
 common.customers = tonumber(os.getenv("BENCH_CUSTOMERS") or "1")
 
--- How many requests each thread builds in advance; each request picks one at random.
-local PREBUILT = 8192
+-- Most customers whose requests a thread builds in advance (about 250 bytes each); with
+-- more, each request is built when it is sent.
+local PREBUILT_MAX = 200000
 
 -- setup runs in wrk's main state, once per thread; it hands each thread its number, which
 -- the thread sees as the global `thread_number`.
@@ -30,19 +31,22 @@ function common.headers()
     return { ["Authorization"] = "Bearer " .. common.token }
 end
 
--- Seeds the thread's generator and returns a `request` function that answers one of
--- PREBUILT requests made by `build` (a function of a random customer), picked at random.
+-- Seeds the thread's generator and returns a `request` function that answers the request
+-- `build` makes for a random customer: built in advance for every customer, so that picking
+-- one is all each request costs, unless there are more than PREBUILT_MAX customers.
 function common.prebuilt(build)
     common.init()
+    if common.customers > PREBUILT_MAX then
+        return function()
+            return build(common.random_customer())
+        end
+    end
     local requests = {}
-    local count = math.min(PREBUILT, common.customers)
-    for index = 1, count do
-        local customer = count == common.customers and common.first_id + index - 1
-            or common.random_customer()
-        requests[index] = build(customer)
+    for index = 1, common.customers do
+        requests[index] = build(common.first_id + index - 1)
     end
     return function()
-        return requests[math.random(count)]
+        return requests[math.random(common.customers)]
     end
 end
 

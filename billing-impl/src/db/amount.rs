@@ -18,13 +18,8 @@ pub struct Amount {
 
 impl Amount {
     /// The amount of `cents` hundredths.
-    pub const fn from_cents(cents: i64) -> Self {
+    const fn from_cents(cents: i64) -> Self {
         Self { cents }
-    }
-
-    /// The amount in hundredths.
-    pub const fn cents(self) -> i64 {
-        self.cents
     }
 
     /// The amount as the JSON number the contract sends: the `f64` nearest to the decimal
