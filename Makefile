@@ -19,7 +19,7 @@ SCHEMA := billing-impl/src/db/schema.rs
 # The database: DATABASE_URL when set, else the checkout's private cluster (scripts/pg.sh).
 DB_URL = $$(scripts/database-url.sh)
 
-.PHONY: help run test contract bench generate check-generated schema check-schema lint example ci pg-stop
+.PHONY: help run test contract bench generate check-generated check-contract-change schema check-schema lint example ci pg-stop
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -48,6 +48,9 @@ check-generated: $(GEN) ## Fail when generated/ differs from what spec/ generate
 	if diff -r "$$tmp" generated; then echo "generated/ matches spec/"; \
 	else echo "generated/ is stale: run 'make generate' and commit the result" >&2; exit 1; fi
 
+check-contract-change: $(GEN) ## Fail unless a new parameter and body property break the build where they must be handled
+	@scripts/check-contract-change.sh $(GEN)
+
 schema: $(DIESEL) ## Rewrite the diesel schema from migrations/ (in a scratch database)
 	@scripts/print-schema.sh $(DIESEL) $(DB_URL) > $(SCHEMA)
 	@echo "$(SCHEMA) written from migrations/"
@@ -57,14 +60,14 @@ check-schema: $(DIESEL) ## Fail when the diesel schema differs from what migrati
 	&& echo "$(SCHEMA) matches migrations/" \
 	|| { echo "$(SCHEMA) is stale: run 'make schema' and commit the result" >&2; exit 1; }
 
-lint: ## rustfmt and clippy, warnings as errors, on the hand-written crate
-	cargo fmt -p billing-impl --check
-	cargo clippy -p billing-impl --all-targets -- -D warnings
+lint: ## rustfmt and clippy, warnings as errors, on the hand-written crates
+	cargo fmt -p billing-impl -p contract-runtime --check
+	cargo clippy -p billing-impl -p contract-runtime --all-targets -- -D warnings
 
 example: ## Run the example client against a real server with the demo data
 	scripts/example.sh
 
-ci: check-generated check-schema lint test example contract ## What CI runs
+ci: check-generated check-contract-change check-schema lint test example contract ## What CI runs
 
 pg-stop: ## Stop the checkout's private PostgreSQL cluster
 	scripts/pg.sh stop

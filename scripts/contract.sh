@@ -15,6 +15,9 @@ credentials=$("$billing" clients create --name contract --scopes read,write)
 token=$(curl -sf -u "$(json_field "$credentials" client_id):$(json_field "$credentials" client_secret)" \
     -X POST "$base/oauth/client_credential/accesstoken?grant_type=client_credentials")
 
+# schemathesis keeps its cache (.schemathesis/) in the folder it runs in: under target/.
+mkdir -p "$root/target/contract"
+cd "$root/target/contract"
 "$schemathesis" --config-file "$root/spec/schemathesis.toml" run "$root/spec/billing.yaml" \
     --url "$base/v2/billing" \
     --header "Authorization: Bearer $(json_field "$token" access_token)" \

@@ -3,7 +3,8 @@
 
 use std::{fmt, net::SocketAddr, str::FromStr, time::Duration};
 
-/// A value that must never reach a log line: its `Debug` and `Display` print `***`.
+/// A value that must never reach a log line: it has no `Display`, and its `Debug` prints
+/// `***`.
 #[derive(Clone)]
 pub struct Secret(String);
 
@@ -28,16 +29,34 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// How to reach PostgreSQL.
+/// Where PostgreSQL is: all that the commands other than `serve` need.
 #[derive(clap::Args, Debug, Clone)]
-pub struct DatabaseConfig {
+pub struct DatabaseUrl {
     /// PostgreSQL connection URL.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Secret,
+}
 
-    /// Connections in the pool.
-    #[arg(long, env = "BILLING_DB_POOL_SIZE", default_value_t = 10)]
-    pub db_pool_size: u32,
+impl DatabaseUrl {
+    /// The URL itself, for the one place that connects.
+    pub fn expose(&self) -> &str {
+        self.database_url.expose()
+    }
+}
+
+/// How to reach PostgreSQL, and how many connections to hold.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DatabaseConfig {
+    #[command(flatten)]
+    pub database_url: DatabaseUrl,
+
+    /// Connections in the pool. By default three per core, from 4 to 32: a request holds
+    /// its connection for a network round trip and PostgreSQL's work, so about three
+    /// connections keep one core of a database as large as this machine busy (measured:
+    /// `make bench`); 32 lets three instances share PostgreSQL's default
+    /// `max_connections` of 100 with the three connections it reserves for superusers.
+    #[arg(long, env = "BILLING_DB_POOL_SIZE")]
+    pub db_pool_size: Option<u32>,
 
     /// Milliseconds a request waits for a free connection before it is answered 503.
     #[arg(long, env = "BILLING_DB_POOL_TIMEOUT_MS", default_value_t = 2000)]
@@ -53,6 +72,19 @@ impl DatabaseConfig {
     pub fn pool_timeout(&self) -> Duration {
         Duration::from_millis(self.db_pool_timeout_ms)
     }
+
+    /// Connections in the pool: as configured, else three per core, from 4 to 32.
+    pub fn pool_size(&self) -> u32 {
+        self.db_pool_size.unwrap_or_else(|| {
+            let cores = u32::try_from(cores()).unwrap_or(u32::MAX);
+            cores.saturating_mul(3).clamp(4, 32)
+        })
+    }
+}
+
+/// The cores this process may run on.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// The OAuth 2.0 authorization server.
@@ -84,9 +116,15 @@ pub struct ServerConfig {
     #[arg(long, env = "BILLING_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Worker threads; by default one per core.
+    /// HTTP worker threads; by default one per core.
     #[arg(long, env = "BILLING_WORKERS")]
     pub workers: Option<usize>,
+
+    /// The path every operation of the API is served under, as the spec's `basePath`
+    /// (for example `/v2/tigo/b2b/hn/billing` for a deployment of the original contract's
+    /// paths): `/` and one or more segments, without a trailing `/`.
+    #[arg(long, env = "BILLING_BASE_PATH", default_value = billing_api::BASE_PATH, value_parser = base_path)]
+    pub base_path: String,
 
     /// Seconds in-flight requests get to finish on shutdown.
     #[arg(long, env = "BILLING_SHUTDOWN_TIMEOUT_SECONDS", default_value_t = 30)]
@@ -110,6 +148,30 @@ pub struct ServerConfig {
     pub realm: String,
 }
 
+impl ServerConfig {
+    /// HTTP worker threads: as configured, else one per core.
+    pub fn worker_count(&self) -> usize {
+        self.workers.unwrap_or_else(cores)
+    }
+}
+
+/// A base path: `/`, then segments of unreserved characters, without a trailing `/`.
+fn base_path(value: &str) -> Result<String, String> {
+    let segments_ok = value.strip_prefix('/').is_some_and(|rest| {
+        rest.split('/').all(|segment| {
+            !segment.is_empty()
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+        })
+    });
+    if segments_ok {
+        Ok(value.to_owned())
+    } else {
+        Err("a base path is `/` and segments of letters, digits, `-`, `.`, `_` and `~`, with no trailing `/` (for example /v2/billing)".to_owned())
+    }
+}
+
 /// Everything `billing serve` needs.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServeConfig {
@@ -119,4 +181,47 @@ pub struct ServeConfig {
     pub database: DatabaseConfig,
     #[command(flatten)]
     pub auth: AuthConfig,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_base_path_is_slash_separated_segments() {
+        assert!(base_path("/v2/billing").is_ok());
+        assert!(base_path("/v2/tigo/b2b/hn/billing").is_ok());
+        for refused in [
+            "",
+            "/",
+            "v2/billing",
+            "/v2/billing/",
+            "/v2//billing",
+            "/v2/{country}",
+        ] {
+            assert!(base_path(refused).is_err(), "{refused:?}");
+        }
+    }
+}
+
+/// `billing serve`'s options as a command line of their own.
+#[derive(clap::Parser, Debug)]
+struct ServeCommandLine {
+    #[command(flatten)]
+    config: ServeConfig,
+}
+
+impl ServeConfig {
+    /// The configuration that `args` (options, without the program name) and the
+    /// environment give, every other setting at its default.
+    pub fn from_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::Parser;
+        let program = std::iter::once(std::ffi::OsString::from("billing"));
+        ServeCommandLine::try_parse_from(program.chain(args.into_iter().map(Into::into)))
+            .map(|line| line.config)
+    }
 }

@@ -1,30 +1,78 @@
-//! The one error type of the server, mapped once to an HTTP status and the contract's
-//! `errorBody`. Server-side failures answer a fixed message; their cause goes to the log.
+//! The one error type of the server, mapped once, here, to an HTTP status, headers and the
+//! contract's `errorBody`. Server-side failures answer a fixed message; their cause goes to
+//! the log.
 
 use actix_web::{
     HttpResponse, ResponseError,
     http::{StatusCode, header},
 };
-use billing_api::server::{error_body, error_response};
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use billing_api::models::{ErrorBody, ErrorDetail};
+use contract_runtime::ContractError;
+
+use crate::db::{DbError, WorkError};
 
 /// Seconds a client is told to wait when the database is unavailable.
-const RETRY_AFTER_SECONDS: &str = "2";
+pub const RETRY_AFTER_SECONDS: u64 = 2;
 
 /// Why a bearer token was not accepted (RFC 6750 §3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenProblem {
     /// No credentials at all: the challenge carries no error code.
     Missing,
-    /// An `Authorization` header that is not a well-formed bearer credential.
+    /// An `Authorization` header that is not one well-formed bearer credential.
     Malformed,
     /// Unknown, expired or revoked.
     Invalid,
 }
 
+/// The `code` of an `errorBody`: every one the API answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidRequest,
+    Unauthorized,
+    InvalidToken,
+    InsufficientScope,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    RequestTimeout,
+    PayloadTooLarge,
+    UriTooLong,
+    UnsupportedMediaType,
+    HeadersTooLarge,
+    Unavailable,
+    InternalError,
+}
+
+impl ErrorCode {
+    /// The code as the body writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::InsufficientScope => "insufficient_scope",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::RequestTimeout => "request_timeout",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UriTooLong => "uri_too_long",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::HeadersTooLarge => "headers_too_large",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::InternalError => "internal_error",
+        }
+    }
+}
+
 /// Everything that can go wrong while serving a request.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
+    /// The generated routing refused the request (a parameter, the body, the path, the
+    /// method), or could not write the answer.
+    #[error("{0}")]
+    Contract(ContractError),
     /// The request breaks a rule the generated validation cannot express.
     #[error("bad request: {0}")]
     BadRequest(String),
@@ -52,87 +100,133 @@ pub enum ApiError {
     /// The request took longer than the configured limit, its upload included.
     #[error("request not complete within {0:?}")]
     RequestTimeout(std::time::Duration),
-    /// The database cannot be reached or has no free connection; retrying may succeed.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
+    /// An error answer actix-web wrote itself (a body over the limit, an unreadable one),
+    /// rewritten as an `errorBody` of the same status.
+    #[error("refused by the HTTP layer: {0}")]
+    Http(StatusCode),
+    /// The database failed, or a statement did.
+    #[error("{0}")]
+    Database(DbError),
     /// Anything else; the detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
 }
 
 impl ApiError {
-    fn code(&self) -> &'static str {
+    /// The status, the code and what the client may read: the detail of a 4xx, a fixed
+    /// sentence for a 5xx.
+    fn describe(&self) -> (StatusCode, Option<ErrorCode>, String) {
+        use ErrorCode as Code;
+        let unavailable = || {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(Code::Unavailable),
+                "the service is briefly unavailable; retry later".to_owned(),
+            )
+        };
+        let internal = || {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Some(Code::InternalError),
+                "the request could not be completed".to_owned(),
+            )
+        };
         match self {
-            ApiError::BadRequest(_) => "invalid_request",
-            ApiError::Token {
-                problem: TokenProblem::Malformed,
-                ..
-            } => "invalid_request",
-            ApiError::Token {
-                problem: TokenProblem::Missing,
-                ..
-            } => "unauthorized",
-            ApiError::Token {
-                problem: TokenProblem::Invalid,
-                ..
-            } => "invalid_token",
-            ApiError::InsufficientScope { .. } => "insufficient_scope",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::Conflict(_) => "conflict",
-            ApiError::UriTooLong(_) => "uri_too_long",
-            ApiError::HeadersTooLarge(_) => "headers_too_large",
-            ApiError::RequestTimeout(_) => "request_timeout",
-            ApiError::Unavailable(_) => "unavailable",
-            ApiError::Internal(_) => "internal_error",
-        }
-    }
-
-    /// What the client may read: the detail of a 4xx, a fixed sentence for a 5xx.
-    fn developer_message(&self) -> String {
-        match self {
-            ApiError::BadRequest(detail)
-            | ApiError::NotFound(detail)
-            | ApiError::Conflict(detail) => detail.clone(),
-            ApiError::Token {
-                problem: TokenProblem::Missing,
-                ..
-            } => "an access token is required: send Authorization: Bearer <token>".to_owned(),
-            ApiError::Token {
-                problem: TokenProblem::Malformed,
-                ..
-            } => "the Authorization header is not a Bearer credential".to_owned(),
-            ApiError::Token {
-                problem: TokenProblem::Invalid,
-                ..
-            } => "the access token is unknown, expired or revoked".to_owned(),
-            ApiError::InsufficientScope { scope, .. } => {
-                format!("the access token lacks the `{scope}` scope")
+            ApiError::Contract(ContractError::BadRequest(detail))
+            | ApiError::BadRequest(detail) => (
+                StatusCode::BAD_REQUEST,
+                Some(Code::InvalidRequest),
+                detail.clone(),
+            ),
+            ApiError::Contract(refused @ ContractError::NoSuchPath) => (
+                StatusCode::NOT_FOUND,
+                Some(Code::NotFound),
+                refused.to_string(),
+            ),
+            ApiError::Contract(refused @ ContractError::MethodNotAllowed { .. }) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                Some(Code::MethodNotAllowed),
+                refused.to_string(),
+            ),
+            ApiError::Contract(refused @ ContractError::UnsupportedMediaType) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Some(Code::UnsupportedMediaType),
+                refused.to_string(),
+            ),
+            ApiError::Contract(ContractError::Unserializable(_)) | ApiError::Internal(_) => {
+                internal()
             }
-            ApiError::UriTooLong(limit) => format!("the query string is longer than {limit} bytes"),
-            ApiError::HeadersTooLarge(limit) => {
-                format!("the headers are larger than {limit} bytes")
+            ApiError::Token { problem, .. } => match problem {
+                TokenProblem::Missing => (
+                    StatusCode::UNAUTHORIZED,
+                    Some(Code::Unauthorized),
+                    "an access token is required: send Authorization: Bearer <token>".to_owned(),
+                ),
+                TokenProblem::Malformed => (
+                    StatusCode::BAD_REQUEST,
+                    Some(Code::InvalidRequest),
+                    "the request needs exactly one Authorization header, a Bearer credential"
+                        .to_owned(),
+                ),
+                TokenProblem::Invalid => (
+                    StatusCode::UNAUTHORIZED,
+                    Some(Code::InvalidToken),
+                    "the access token is unknown, expired or revoked".to_owned(),
+                ),
+            },
+            ApiError::InsufficientScope { scope, .. } => (
+                StatusCode::FORBIDDEN,
+                Some(Code::InsufficientScope),
+                format!("the access token lacks the `{scope}` scope"),
+            ),
+            ApiError::NotFound(detail) => {
+                (StatusCode::NOT_FOUND, Some(Code::NotFound), detail.clone())
             }
-            ApiError::RequestTimeout(limit) => {
-                format!("the request was not complete within {} s", limit.as_secs())
+            ApiError::Conflict(detail) => {
+                (StatusCode::CONFLICT, Some(Code::Conflict), detail.clone())
             }
-            ApiError::Unavailable(_) => {
-                "the service is briefly unavailable; retry later".to_owned()
+            ApiError::UriTooLong(limit) => (
+                StatusCode::URI_TOO_LONG,
+                Some(Code::UriTooLong),
+                format!("the query string is longer than {limit} bytes"),
+            ),
+            ApiError::HeadersTooLarge(limit) => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                Some(Code::HeadersTooLarge),
+                format!("the headers are larger than {limit} bytes"),
+            ),
+            ApiError::RequestTimeout(limit) => (
+                StatusCode::REQUEST_TIMEOUT,
+                Some(Code::RequestTimeout),
+                format!("the request was not complete within {} s", limit.as_secs()),
+            ),
+            ApiError::Http(status) => {
+                let code = match *status {
+                    StatusCode::BAD_REQUEST => Some(Code::InvalidRequest),
+                    StatusCode::NOT_FOUND => Some(Code::NotFound),
+                    StatusCode::REQUEST_TIMEOUT => Some(Code::RequestTimeout),
+                    StatusCode::PAYLOAD_TOO_LARGE => Some(Code::PayloadTooLarge),
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE => Some(Code::UnsupportedMediaType),
+                    _ => None,
+                };
+                let reason = status.canonical_reason().unwrap_or("Error");
+                (*status, code, reason.to_owned())
             }
-            ApiError::Internal(_) => "the request could not be completed".to_owned(),
+            ApiError::Database(failure) if failure.is_unavailable() => unavailable(),
+            ApiError::Database(_) => internal(),
         }
     }
 
     /// The `WWW-Authenticate` challenge of a refused token (RFC 6750 §3).
-    fn challenge(&self) -> Option<String> {
+    fn challenge(&self, code: Option<ErrorCode>, detail: &str) -> Option<String> {
         match self {
             ApiError::Token {
                 problem: TokenProblem::Missing,
                 realm,
             } => Some(format!("Bearer realm=\"{realm}\"")),
             ApiError::Token { realm, .. } => Some(format!(
-                "Bearer realm=\"{realm}\", error=\"{}\", error_description=\"{}\"",
-                self.code(),
-                self.developer_message()
+                "Bearer realm=\"{realm}\", error=\"{}\", error_description=\"{detail}\"",
+                code.map_or("", ErrorCode::as_str),
             )),
             ApiError::InsufficientScope { scope, realm } => Some(format!(
                 "Bearer realm=\"{realm}\", error=\"insufficient_scope\", scope=\"{scope}\""
@@ -144,88 +238,66 @@ impl ApiError {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Token {
-                problem: TokenProblem::Malformed,
-                ..
-            } => StatusCode::BAD_REQUEST,
-            ApiError::Token { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
-            ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.describe().0
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
+        let (status, code, detail) = self.describe();
         if status.is_server_error() {
             log::error!("{self}");
         }
-        let message = status.canonical_reason().unwrap_or("Error");
-        let body = error_body(
-            status,
-            message,
-            Some(self.code()),
-            Some(self.developer_message()),
-        );
-        let mut response = error_response(status, &body);
+        let body = ErrorBody {
+            error: ErrorDetail {
+                status_code: status.as_u16().to_string(),
+                message: status.canonical_reason().unwrap_or("Error").to_owned(),
+                code: code.map(|code| code.as_str().to_owned()),
+                developer_message: Some(detail.clone()),
+            },
+        };
+        let mut response = HttpResponse::build(status).json(body);
         let headers = response.headers_mut();
         if let Some(challenge) = self
-            .challenge()
-            .and_then(|c| header::HeaderValue::try_from(c).ok())
+            .challenge(code, &detail)
+            .and_then(|challenge| header::HeaderValue::try_from(challenge).ok())
         {
             headers.insert(header::WWW_AUTHENTICATE, challenge);
         }
-        if matches!(self, ApiError::Unavailable(_)) {
+        if let ApiError::Contract(ContractError::MethodNotAllowed { allow }) = self {
+            headers.insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(
                 header::RETRY_AFTER,
-                header::HeaderValue::from_static(RETRY_AFTER_SECONDS),
+                header::HeaderValue::from(RETRY_AFTER_SECONDS),
             );
         }
         response
     }
 }
 
-impl From<DieselError> for ApiError {
-    fn from(error: DieselError) -> Self {
-        match &error {
-            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
-            | DieselError::BrokenTransactionManager => ApiError::Unavailable(error.to_string()),
-            DieselError::DatabaseError(_, info) if is_transient(info.message()) => {
-                ApiError::Unavailable(error.to_string())
-            }
-            _ => ApiError::Internal(error.to_string()),
+impl From<ContractError> for ApiError {
+    fn from(refused: ContractError) -> Self {
+        ApiError::Contract(refused)
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(failure: DbError) -> Self {
+        ApiError::Database(failure)
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(error: diesel::result::Error) -> Self {
+        ApiError::Database(DbError::from(error))
+    }
+}
+
+impl WorkError for ApiError {
+    fn database_failure(&mut self) -> Option<&mut DbError> {
+        match self {
+            ApiError::Database(failure) => Some(failure),
+            _ => None,
         }
-    }
-}
-
-/// Messages of failures that end with the database, not with the request: a connection
-/// that went away or a statement cancelled by `statement_timeout` or an administrator.
-fn is_transient(message: &str) -> bool {
-    const TRANSIENT: [&str; 5] = [
-        "server closed the connection",
-        "terminating connection",
-        "canceling statement",
-        "connection to server",
-        "no connection to the server",
-    ];
-    TRANSIENT.iter().any(|fragment| message.contains(fragment))
-}
-
-impl From<diesel::r2d2::PoolError> for ApiError {
-    fn from(error: diesel::r2d2::PoolError) -> Self {
-        ApiError::Unavailable(format!("no database connection: {error}"))
-    }
-}
-
-impl From<actix_web::error::BlockingError> for ApiError {
-    fn from(error: actix_web::error::BlockingError) -> Self {
-        ApiError::Internal(format!("blocking task failed: {error}"))
     }
 }

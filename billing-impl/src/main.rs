@@ -8,7 +8,7 @@ use std::{
 
 use billing_impl::{
     auth,
-    config::{Secret, ServeConfig},
+    config::{DatabaseUrl, ServeConfig},
     db::{self, SetupError, invoices::InvoiceFilter},
     seed, server,
 };
@@ -46,18 +46,9 @@ impl Cli {
     }
 }
 
-/// Only how to reach the database.
-#[derive(Debug, clap::Args)]
-struct DatabaseUrl {
-    /// PostgreSQL connection URL.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    database_url: Secret,
-}
-
-impl DatabaseUrl {
-    fn connect(&self) -> Result<PgConnection, SetupError> {
-        Ok(PgConnection::establish(self.database_url.expose())?)
-    }
+/// A connection of its own, for the commands other than `serve`.
+fn connect(database: &DatabaseUrl) -> Result<PgConnection, SetupError> {
+    Ok(PgConnection::establish(database.expose())?)
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,7 +130,7 @@ fn run(command: Command) -> Result<(), SetupError> {
     match command {
         Command::Serve(config) => serve(config),
         Command::Migrate(database) => {
-            let applied = db::migrate(database.database_url.expose())?;
+            let applied = db::migrate(database.expose())?;
             log::info!("{applied} migration(s) applied");
             Ok(())
         }
@@ -150,7 +141,7 @@ fn run(command: Command) -> Result<(), SetupError> {
             invoices_per_customer,
             first_id,
         } => {
-            let mut conn = database.connect()?;
+            let mut conn = connect(&database)?;
             let started = Instant::now();
             match (demo, customers, invoices_per_customer) {
                 (true, _, _) => seed::demo(&mut conn)?,
@@ -179,7 +170,7 @@ fn run(command: Command) -> Result<(), SetupError> {
             Ok(())
         }
         Command::Clients { database, action } => {
-            let mut conn = database.connect()?;
+            let mut conn = connect(&database)?;
             let output = match action {
                 ClientsAction::Create { name, scopes } => {
                     serde_json::to_string(&auth::clients::create(&mut conn, &name, &scopes)?)?
@@ -204,8 +195,7 @@ async fn serve(config: ServeConfig) -> Result<(), SetupError> {
         config.database.database_url.expose().to_owned(),
         Duration::from_secs(5),
     );
-    let pool = db::build_pool(&config.database);
-    let running = server::start(&config, pool)?;
+    let running = server::start(&config, db::Database::new(&config.database))?;
     log::info!("serving on http://{}", running.address);
     running.server.await?;
     Ok(())

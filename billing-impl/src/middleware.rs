@@ -1,13 +1,14 @@
-//! Request middleware: the request id every answer carries, and the limits every request
-//! is held to before any handler runs.
+//! Request middleware: the request id every answer carries, the limits every request is
+//! held to before any handler runs, and `errorBody` answers in place of actix-web's own.
 
 use std::time::Duration;
 
 use actix_web::{
+    ResponseError,
     body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
-    http::header::{HeaderName, HeaderValue},
-    middleware::Next,
+    http::header::{self, HeaderName, HeaderValue},
+    middleware::{ErrorHandlerResponse, ErrorHandlers, Next},
     web,
 };
 
@@ -76,4 +77,27 @@ pub async fn request_limits(
     actix_web::rt::time::timeout(limits.timeout, next.call(request))
         .await
         .map_err(|_| ApiError::RequestTimeout(limits.timeout))?
+}
+
+/// Turns any error answer that is not JSON (those actix-web writes itself, such as a body
+/// over the limit or an unreadable payload) into an `errorBody` of the same status, so that
+/// no client ever sees a plain-text error.
+pub fn json_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(|response: ServiceResponse<B>| {
+        let is_json = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.starts_with("application/json"));
+        if is_json {
+            return Ok(ErrorHandlerResponse::Response(
+                response.map_into_left_body(),
+            ));
+        }
+        let replacement = ApiError::Http(response.status()).error_response();
+        let (request, _) = response.into_parts();
+        Ok(ErrorHandlerResponse::Response(
+            ServiceResponse::new(request, replacement).map_into_right_body(),
+        ))
+    })
 }

@@ -13,7 +13,7 @@ const BILLS: &str = "/customers/CLIENT_CODE/1001/bills";
 async fn an_unreachable_database_is_a_503_with_retry_after() {
     // Nothing listens on port 1: every connection attempt fails at once.
     let app = TestApp::start_with(|config| {
-        config.database.database_url = "postgres://billing@127.0.0.1:1/billing"
+        config.database.database_url.database_url = "postgres://billing@127.0.0.1:1/billing"
             .parse()
             .expect("url");
         config.database.db_pool_timeout_ms = 300;

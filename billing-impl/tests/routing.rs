@@ -7,20 +7,24 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use actix_web::{App, HttpResponse, HttpServer, ResponseError, http::StatusCode, web};
+use actix_web::{App, HttpServer, web};
 use billing_api::{
     apis::{
         Authentication,
         billing::{Billing, FindCustomerBillsByClientCodeResponse},
         billing_group::{
-            BillingGroup, CreateBillingGroupResponse, DeleteBillingGroupResponse,
-            FindCustomerBillsByClientCodeAndBillingGroupResponse, ListBillingGroupsResponse,
-            UpdateBillingGroupResponse,
+            BillingGroup, CreateBillingGroupResponse, DeleteBillingGroupByQueryResponse,
+            DeleteBillingGroupResponse, FindCustomerBillsByClientCodeAndBillingGroupResponse,
+            ListBillingGroupsResponse, UpdateBillingGroupResponse,
         },
         profile::{GetClientAccountGeneralInfoResponse, Profile},
     },
     models,
-    server::{configure, error_body, error_response, json_errors},
+    server::configure,
+};
+use billing_impl::{
+    error::{ApiError, TokenProblem},
+    middleware::json_errors,
 };
 use common::assert_error_body;
 use reqwest::Method;
@@ -38,30 +42,26 @@ impl FakeApi {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("refused with {0}")]
-struct FakeError(StatusCode);
-
-impl ResponseError for FakeError {
-    fn status_code(&self) -> StatusCode {
-        self.0
-    }
-    fn error_response(&self) -> HttpResponse {
-        error_response(self.0, &error_body(self.0, "refused", None, None))
+fn refused(problem: TokenProblem) -> ApiError {
+    ApiError::Token {
+        problem,
+        realm: "test".to_owned(),
     }
 }
 
 impl Authentication for FakeApi {
     type Caller = Vec<String>;
-    type Error = FakeError;
+    type Error = ApiError;
 
     async fn authenticate(
         &self,
-        authorization: Option<&actix_web::http::header::HeaderValue>,
-    ) -> Result<Vec<String>, FakeError> {
-        let header = authorization.ok_or(FakeError(StatusCode::UNAUTHORIZED))?;
+        headers: &actix_web::http::header::HeaderMap,
+    ) -> Result<Vec<String>, ApiError> {
+        let header = headers
+            .get("authorization")
+            .ok_or(refused(TokenProblem::Missing))?;
         let scopes = header.to_str().ok().and_then(|h| h.strip_prefix("Bearer "));
-        let scopes = scopes.ok_or(FakeError(StatusCode::UNAUTHORIZED))?;
+        let scopes = scopes.ok_or(refused(TokenProblem::Malformed))?;
         Ok(scopes.split(',').map(str::to_owned).collect())
     }
 
@@ -69,8 +69,11 @@ impl Authentication for FakeApi {
         caller.iter().any(|granted| granted == scope)
     }
 
-    fn insufficient_scope(&self, _scope: &'static str) -> FakeError {
-        FakeError(StatusCode::FORBIDDEN)
+    fn insufficient_scope(&self, scope: &'static str) -> ApiError {
+        ApiError::InsufficientScope {
+            scope,
+            realm: "test".to_owned(),
+        }
     }
 }
 
@@ -93,8 +96,7 @@ impl Billing for FakeApi {
         _: Vec<String>,
         _: models::FindCustomerBillsByClientCodePathParams,
         query: models::FindCustomerBillsByClientCodeQueryParams,
-        _: models::FindCustomerBillsByClientCodeHeaderParams,
-    ) -> Result<FindCustomerBillsByClientCodeResponse, FakeError> {
+    ) -> Result<FindCustomerBillsByClientCodeResponse, ApiError> {
         self.called("findCustomerBillsByClientCode");
         // The defaults of the spec reach the implementation.
         assert_eq!((query.page_init, query.quantity), (0, 20));
@@ -108,8 +110,7 @@ impl BillingGroup for FakeApi {
         _: Vec<String>,
         _: models::FindCustomerBillsByClientCodeAndBillingGroupPathParams,
         _: models::FindCustomerBillsByClientCodeAndBillingGroupQueryParams,
-        _: models::FindCustomerBillsByClientCodeAndBillingGroupHeaderParams,
-    ) -> Result<FindCustomerBillsByClientCodeAndBillingGroupResponse, FakeError> {
+    ) -> Result<FindCustomerBillsByClientCodeAndBillingGroupResponse, ApiError> {
         self.called("findCustomerBillsByClientCodeAndBillingGroup");
         Ok(FindCustomerBillsByClientCodeAndBillingGroupResponse::Ok(
             empty_bills(),
@@ -120,8 +121,7 @@ impl BillingGroup for FakeApi {
         &self,
         _: Vec<String>,
         _: models::ListBillingGroupsPathParams,
-        _: models::ListBillingGroupsHeaderParams,
-    ) -> Result<ListBillingGroupsResponse, FakeError> {
+    ) -> Result<ListBillingGroupsResponse, ApiError> {
         self.called("listBillingGroups");
         Ok(ListBillingGroupsResponse::Ok(
             models::BillingGroupCollection {
@@ -134,9 +134,8 @@ impl BillingGroup for FakeApi {
         &self,
         _: Vec<String>,
         _: models::CreateBillingGroupPathParams,
-        _: models::CreateBillingGroupHeaderParams,
         body: models::BillingGroupRequest,
-    ) -> Result<CreateBillingGroupResponse, FakeError> {
+    ) -> Result<CreateBillingGroupResponse, ApiError> {
         self.called("CreateBillingGroup");
         Ok(CreateBillingGroupResponse::Ok(group(
             body.group_id,
@@ -148,9 +147,8 @@ impl BillingGroup for FakeApi {
         &self,
         _: Vec<String>,
         _: models::UpdateBillingGroupPathParams,
-        _: models::UpdateBillingGroupHeaderParams,
         body: models::BillingGroupUpdate,
-    ) -> Result<UpdateBillingGroupResponse, FakeError> {
+    ) -> Result<UpdateBillingGroupResponse, ApiError> {
         self.called("UpdateBillingGroup");
         Ok(UpdateBillingGroupResponse::Ok(group(
             Some(body.group_id),
@@ -162,11 +160,23 @@ impl BillingGroup for FakeApi {
         &self,
         _: Vec<String>,
         path: models::DeleteBillingGroupPathParams,
-        _: models::DeleteBillingGroupHeaderParams,
-    ) -> Result<DeleteBillingGroupResponse, FakeError> {
+    ) -> Result<DeleteBillingGroupResponse, ApiError> {
         self.called("DeleteBillingGroup");
         Ok(DeleteBillingGroupResponse::Ok(group(
             Some(path.group_id),
+            "gone".into(),
+        )))
+    }
+
+    async fn delete_billing_group_by_query(
+        &self,
+        _: Vec<String>,
+        _: models::DeleteBillingGroupByQueryPathParams,
+        query: models::DeleteBillingGroupByQueryQueryParams,
+    ) -> Result<DeleteBillingGroupByQueryResponse, ApiError> {
+        self.called("DeleteBillingGroupByQuery");
+        Ok(DeleteBillingGroupByQueryResponse::Ok(group(
+            Some(query.group_id),
             "gone".into(),
         )))
     }
@@ -177,15 +187,11 @@ impl Profile for FakeApi {
         &self,
         _: Vec<String>,
         _: models::GetClientAccountGeneralInfoPathParams,
-        _: models::GetClientAccountGeneralInfoHeaderParams,
-    ) -> Result<GetClientAccountGeneralInfoResponse, FakeError> {
+    ) -> Result<GetClientAccountGeneralInfoResponse, ApiError> {
         self.called("getClientAccountGeneralInfo");
-        Ok(GetClientAccountGeneralInfoResponse::NotFound(error_body(
-            StatusCode::NOT_FOUND,
-            "Not Found",
-            None,
-            None,
-        )))
+        Err::<GetClientAccountGeneralInfoResponse, _>(ApiError::NotFound(
+            "no such subscriber".into(),
+        ))
     }
 }
 
@@ -198,17 +204,22 @@ struct Served {
 
 impl Served {
     async fn start() -> Self {
+        Self::start_under(billing_api::BASE_PATH).await
+    }
+
+    /// Served under `base_path`; requests name paths below it.
+    async fn start_under(base_path: &'static str) -> Self {
         let api = web::Data::new(FakeApi::default());
         let shared = api.clone().into_inner();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(json_errors())
-                .configure(|cfg| configure(cfg, api.clone()))
+                .configure(|cfg| configure(cfg, api.clone(), base_path))
         })
         .workers(1)
         .bind("127.0.0.1:0")
         .expect("bind");
-        let base = format!("http://{}{}", server.addrs()[0], billing_api::BASE_PATH);
+        let base = format!("http://{}{base_path}", server.addrs()[0]);
         tokio::spawn(server.run());
         Self {
             base,
@@ -258,7 +269,7 @@ const JSON: &str = "application/json";
 async fn every_operation_is_reachable_at_its_path_and_method() {
     let served = Served::start().await;
     let group = json!({"address": "Col. Palmira", "groupId": "G1"}).to_string();
-    let cases: [(Method, &str, Option<&str>, u16, &str); 7] = [
+    let cases: [(Method, &str, Option<&str>, u16, &str); 8] = [
         (
             Method::GET,
             "/customers/CLIENT_CODE/1/bills",
@@ -308,6 +319,13 @@ async fn every_operation_is_reachable_at_its_path_and_method() {
             200,
             "DeleteBillingGroup",
         ),
+        (
+            Method::DELETE,
+            "/customers/CLIENT_CODE/1/bills/groups?groupId=G1",
+            None,
+            200,
+            "DeleteBillingGroupByQuery",
+        ),
     ];
     for (method, path, body, expected, operation) in cases {
         let (status, json, _) = served
@@ -321,7 +339,7 @@ async fn every_operation_is_reachable_at_its_path_and_method() {
         assert_eq!(status, expected, "{method} {path}: {json}");
         assert_eq!(served.calls().last(), Some(&operation), "{method} {path}");
     }
-    assert_eq!(served.calls().len(), 7);
+    assert_eq!(served.calls().len(), 8);
 }
 
 #[tokio::test]
@@ -356,9 +374,14 @@ async fn a_malformed_or_out_of_range_parameter_is_a_400_naming_it() {
         ),
         ("/customers/CLIENT_CODE/1/bills/groups/-G1", "`groupId`"),
         ("/customers/1000000000000000/profile", "`msisdn`"),
+        ("/customers/CLIENT_CODE/1/bills/groups", "`groupId`"),
+        (
+            "/customers/CLIENT_CODE/1/bills/groups?groupId=-G1",
+            "`groupId`",
+        ),
     ];
     for (path, named) in cases {
-        let method = if path.ends_with("/bills/groups") {
+        let method = if path.contains("/bills/groups?") || path.ends_with("/bills/groups") {
             Method::DELETE
         } else {
             Method::GET
@@ -444,7 +467,7 @@ async fn an_unknown_path_is_a_404_and_a_wrong_method_a_405_with_allow() {
         .await;
     assert_eq!(status, 405);
     assert_error_body(&body, 405);
-    assert_eq!(headers["allow"], "GET, POST, PUT");
+    assert_eq!(headers["allow"], "DELETE, GET, POST, PUT");
 
     let (status, _, headers) = served
         .send(
@@ -502,6 +525,27 @@ async fn a_missing_or_insufficient_scope_is_refused_before_the_implementation_ru
         "no operation ran: {:?}",
         served.calls()
     );
+}
+
+#[tokio::test]
+async fn the_api_is_served_under_the_base_path_it_is_given() {
+    let served = Served::start_under("/v2/tigo/b2b/hn/billing").await;
+    let (status, body) = served.get("/customers/CLIENT_CODE/1/bills").await;
+    assert_eq!(status, 200, "{body}");
+    let default_base = served
+        .base
+        .replace("/v2/tigo/b2b/hn/billing", billing_api::BASE_PATH);
+    let response = served
+        .http
+        .get(format!("{default_base}/customers/CLIENT_CODE/1/bills"))
+        .bearer_auth("read")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 404);
+    let body: Value = response.json().await.expect("JSON");
+    assert_error_body(&body, 404);
+    assert_eq!(served.calls(), ["findCustomerBillsByClientCode"]);
 }
 
 #[test]

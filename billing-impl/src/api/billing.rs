@@ -20,19 +20,37 @@ impl Billing for BillingService {
         _caller: Arc<Caller>,
         path_params: models::FindCustomerBillsByClientCodePathParams,
         query_params: models::FindCustomerBillsByClientCodeQueryParams,
-        _header_params: models::FindCustomerBillsByClientCodeHeaderParams,
     ) -> Result<FindCustomerBillsByClientCodeResponse, ApiError> {
-        let customer = CustomerRef::new(path_params.id_type, path_params.id)?;
-        let filter = BillQuery::from(query_params).into_filter(None)?;
-        let rows = db::run(&self.pool, move |conn| {
-            let rows = db::invoices::page(conn, &customer.id_type, customer.code, &filter)?;
-            if rows.is_empty() {
-                // No bill: tell an unknown customer (404) from one without matches.
-                customer.key(conn)?;
-            }
-            Ok(rows)
-        })
-        .await?;
+        let models::FindCustomerBillsByClientCodePathParams { id, id_type } = path_params;
+        let models::FindCustomerBillsByClientCodeQueryParams {
+            page_init,
+            quantity,
+            start,
+            end,
+            contract_number,
+            status,
+        } = query_params;
+        let customer = CustomerRef { id_type, code: id };
+        let filter = BillQuery {
+            page_init,
+            quantity,
+            start,
+            end,
+            contract_number,
+            status,
+        }
+        .into_filter(None)?;
+        let rows = self
+            .database
+            .read(move |conn| {
+                let rows = db::invoices::page(conn, &customer.id_type, customer.code, &filter)?;
+                if rows.is_empty() {
+                    // No bill: tell an unknown customer (404) from one without matches.
+                    customer.key(conn)?;
+                }
+                Ok::<_, ApiError>(rows)
+            })
+            .await?;
         Ok(FindCustomerBillsByClientCodeResponse::Ok(bill_collection(
             rows,
         )?))

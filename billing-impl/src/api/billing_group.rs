@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use billing_api::{
     apis::billing_group::{
-        BillingGroup, CreateBillingGroupResponse, DeleteBillingGroupResponse,
-        FindCustomerBillsByClientCodeAndBillingGroupResponse, ListBillingGroupsResponse,
-        UpdateBillingGroupResponse,
+        BillingGroup, CreateBillingGroupResponse, DeleteBillingGroupByQueryResponse,
+        DeleteBillingGroupResponse, FindCustomerBillsByClientCodeAndBillingGroupResponse,
+        ListBillingGroupsResponse, UpdateBillingGroupResponse,
     },
     models,
 };
@@ -19,14 +19,39 @@ use crate::{
 };
 
 fn group_model(group: db::billing_groups::BillingGroup) -> models::BillingGroupRequest {
+    let db::billing_groups::BillingGroup { group_id, address } = group;
     models::BillingGroupRequest {
-        address: group.address,
-        group_id: Some(group.group_id),
+        address,
+        group_id: Some(group_id),
     }
 }
 
 fn no_group(group_id: &str) -> ApiError {
     ApiError::NotFound(format!("the customer has no billing group `{group_id}`"))
+}
+
+impl BillingService {
+    /// Deletes the customer's group, in either form the contract names it.
+    async fn delete_group(
+        &self,
+        customer: CustomerRef,
+        group_id: String,
+    ) -> Result<models::BillingGroupRequest, ApiError> {
+        let deleted = self
+            .database
+            .write(move |conn| {
+                let key = customer.key(conn)?;
+                match db::billing_groups::delete(conn, key, &group_id)? {
+                    Deleted::Group(group) => Ok(group),
+                    Deleted::Missing => Err(no_group(&group_id)),
+                    Deleted::StillHoldsInvoices => Err(ApiError::Conflict(format!(
+                        "billing group `{group_id}` still holds invoices; move or remove them first"
+                    ))),
+                }
+            })
+            .await?;
+        Ok(group_model(deleted))
+    }
 }
 
 impl BillingGroup for BillingService {
@@ -35,23 +60,44 @@ impl BillingGroup for BillingService {
         _caller: Arc<Caller>,
         path_params: models::FindCustomerBillsByClientCodeAndBillingGroupPathParams,
         query_params: models::FindCustomerBillsByClientCodeAndBillingGroupQueryParams,
-        _header_params: models::FindCustomerBillsByClientCodeAndBillingGroupHeaderParams,
     ) -> Result<FindCustomerBillsByClientCodeAndBillingGroupResponse, ApiError> {
-        let customer = CustomerRef::new(path_params.id_type, path_params.id)?;
-        let group_id = path_params.group_id;
-        let filter = BillQuery::from(query_params).into_filter(Some(group_id.clone()))?;
-        let rows = db::run(&self.pool, move |conn| {
-            let rows = db::invoices::page(conn, &customer.id_type, customer.code, &filter)?;
-            // No bill: tell an unknown customer or group (404) from one without matches.
-            if rows.is_empty() {
-                let key = customer.key(conn)?;
-                if !db::billing_groups::exists(conn, key, &group_id)? {
-                    return Err(no_group(&group_id));
+        let models::FindCustomerBillsByClientCodeAndBillingGroupPathParams {
+            id,
+            id_type,
+            group_id,
+        } = path_params;
+        let models::FindCustomerBillsByClientCodeAndBillingGroupQueryParams {
+            page_init,
+            quantity,
+            start,
+            end,
+            contract_number,
+            status,
+        } = query_params;
+        let customer = CustomerRef { id_type, code: id };
+        let filter = BillQuery {
+            page_init,
+            quantity,
+            start,
+            end,
+            contract_number,
+            status,
+        }
+        .into_filter(Some(group_id.clone()))?;
+        let rows = self
+            .database
+            .read(move |conn| {
+                let rows = db::invoices::page(conn, &customer.id_type, customer.code, &filter)?;
+                // No bill: tell an unknown customer or group (404) from one without matches.
+                if rows.is_empty() {
+                    let key = customer.key(conn)?;
+                    if !db::billing_groups::exists(conn, key, &group_id)? {
+                        return Err(no_group(&group_id));
+                    }
                 }
-            }
-            Ok(rows)
-        })
-        .await?;
+                Ok::<_, ApiError>(rows)
+            })
+            .await?;
         Ok(FindCustomerBillsByClientCodeAndBillingGroupResponse::Ok(
             bill_collection(rows)?,
         ))
@@ -61,14 +107,16 @@ impl BillingGroup for BillingService {
         &self,
         _caller: Arc<Caller>,
         path_params: models::ListBillingGroupsPathParams,
-        _header_params: models::ListBillingGroupsHeaderParams,
     ) -> Result<ListBillingGroupsResponse, ApiError> {
-        let customer = CustomerRef::new(path_params.id_type, path_params.id)?;
-        let groups = db::run(&self.pool, move |conn| {
-            let key = customer.key(conn)?;
-            Ok(db::billing_groups::list(conn, key)?)
-        })
-        .await?;
+        let models::ListBillingGroupsPathParams { id, id_type } = path_params;
+        let customer = CustomerRef { id_type, code: id };
+        let groups = self
+            .database
+            .read(move |conn| {
+                let key = customer.key(conn)?;
+                Ok::<_, ApiError>(db::billing_groups::list(conn, key)?)
+            })
+            .await?;
         Ok(ListBillingGroupsResponse::Ok(
             models::BillingGroupCollection {
                 billing_group: groups.into_iter().map(group_model).collect(),
@@ -80,27 +128,28 @@ impl BillingGroup for BillingService {
         &self,
         _caller: Arc<Caller>,
         path_params: models::CreateBillingGroupPathParams,
-        _header_params: models::CreateBillingGroupHeaderParams,
         body: models::BillingGroupRequest,
     ) -> Result<CreateBillingGroupResponse, ApiError> {
-        let customer = CustomerRef::new(path_params.id_type, path_params.id)?;
+        let models::CreateBillingGroupPathParams { id, id_type } = path_params;
+        let models::BillingGroupRequest { address, group_id } = body;
+        let customer = CustomerRef { id_type, code: id };
         let group = db::billing_groups::BillingGroup {
             // A uuid's 32 hex digits match the spec's groupId pattern.
-            group_id: body
-                .group_id
-                .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()),
-            address: body.address,
+            group_id: group_id.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()),
+            address,
         };
-        let created = db::run(&self.pool, move |conn| {
-            let key = customer.key(conn)?;
-            db::billing_groups::create(conn, key, &group)?.ok_or_else(|| {
-                ApiError::Conflict(format!(
-                    "the customer already has a billing group `{}`",
-                    group.group_id
-                ))
+        let created = self
+            .database
+            .write(move |conn| {
+                let key = customer.key(conn)?;
+                db::billing_groups::create(conn, key, &group)?.ok_or_else(|| {
+                    ApiError::Conflict(format!(
+                        "the customer already has a billing group `{}`",
+                        group.group_id
+                    ))
+                })
             })
-        })
-        .await?;
+            .await?;
         Ok(CreateBillingGroupResponse::Ok(group_model(created)))
     }
 
@@ -108,20 +157,20 @@ impl BillingGroup for BillingService {
         &self,
         _caller: Arc<Caller>,
         path_params: models::UpdateBillingGroupPathParams,
-        _header_params: models::UpdateBillingGroupHeaderParams,
         body: models::BillingGroupUpdate,
     ) -> Result<UpdateBillingGroupResponse, ApiError> {
-        let customer = CustomerRef::new(path_params.id_type, path_params.id)?;
-        let group = db::billing_groups::BillingGroup {
-            group_id: body.group_id,
-            address: body.address,
-        };
-        let updated = db::run(&self.pool, move |conn| {
-            let key = customer.key(conn)?;
-            db::billing_groups::update_address(conn, key, &group)?
-                .ok_or_else(|| no_group(&group.group_id))
-        })
-        .await?;
+        let models::UpdateBillingGroupPathParams { id, id_type } = path_params;
+        let models::BillingGroupUpdate { address, group_id } = body;
+        let customer = CustomerRef { id_type, code: id };
+        let group = db::billing_groups::BillingGroup { group_id, address };
+        let updated = self
+            .database
+            .write(move |conn| {
+                let key = customer.key(conn)?;
+                db::billing_groups::update_address(conn, key, &group)?
+                    .ok_or_else(|| no_group(&group.group_id))
+            })
+            .await?;
         Ok(UpdateBillingGroupResponse::Ok(group_model(updated)))
     }
 
@@ -129,21 +178,29 @@ impl BillingGroup for BillingService {
         &self,
         _caller: Arc<Caller>,
         path_params: models::DeleteBillingGroupPathParams,
-        _header_params: models::DeleteBillingGroupHeaderParams,
     ) -> Result<DeleteBillingGroupResponse, ApiError> {
-        let customer = CustomerRef::new(path_params.id_type, path_params.id)?;
-        let group_id = path_params.group_id;
-        let deleted = db::run(&self.pool, move |conn| {
-            let key = customer.key(conn)?;
-            match db::billing_groups::delete(conn, key, &group_id)? {
-                Deleted::Group(group) => Ok(group),
-                Deleted::Missing => Err(no_group(&group_id)),
-                Deleted::StillHoldsInvoices => Err(ApiError::Conflict(format!(
-                    "billing group `{group_id}` still holds invoices; move or remove them first"
-                ))),
-            }
-        })
-        .await?;
-        Ok(DeleteBillingGroupResponse::Ok(group_model(deleted)))
+        let models::DeleteBillingGroupPathParams {
+            id,
+            id_type,
+            group_id,
+        } = path_params;
+        let deleted = self
+            .delete_group(CustomerRef { id_type, code: id }, group_id)
+            .await?;
+        Ok(DeleteBillingGroupResponse::Ok(deleted))
+    }
+
+    async fn delete_billing_group_by_query(
+        &self,
+        _caller: Arc<Caller>,
+        path_params: models::DeleteBillingGroupByQueryPathParams,
+        query_params: models::DeleteBillingGroupByQueryQueryParams,
+    ) -> Result<DeleteBillingGroupByQueryResponse, ApiError> {
+        let models::DeleteBillingGroupByQueryPathParams { id, id_type } = path_params;
+        let models::DeleteBillingGroupByQueryQueryParams { group_id } = query_params;
+        let deleted = self
+            .delete_group(CustomerRef { id_type, code: id }, group_id)
+            .await?;
+        Ok(DeleteBillingGroupByQueryResponse::Ok(deleted))
     }
 }

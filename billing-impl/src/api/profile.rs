@@ -15,22 +15,25 @@ impl Profile for BillingService {
         &self,
         _caller: Arc<Caller>,
         path_params: models::GetClientAccountGeneralInfoPathParams,
-        _header_params: models::GetClientAccountGeneralInfoHeaderParams,
     ) -> Result<GetClientAccountGeneralInfoResponse, ApiError> {
-        // The spec caps an MSISDN at 15 digits, well inside i64.
-        let msisdn = i64::try_from(path_params.msisdn)
-            .map_err(|_| ApiError::BadRequest("path parameter `msisdn` is too large".into()))?;
-        let profile = db::run(&self.pool, move |conn| {
-            Ok(db::subscribers::profile(conn, msisdn)?)
-        })
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no subscriber with MSISDN {msisdn}")))?;
+        let models::GetClientAccountGeneralInfoPathParams { msisdn } = path_params;
+        let profile = self
+            .database
+            .read(move |conn| Ok::<_, ApiError>(db::subscribers::profile(conn, msisdn)?))
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no subscriber with MSISDN {msisdn}")))?;
+        let db::subscribers::ContractProfile {
+            billing_address,
+            billing_cycle,
+            city,
+            department,
+        } = profile;
         Ok(GetClientAccountGeneralInfoResponse::Ok(models::Profile {
             contract_profile_type: models::ContractProfileType {
-                billing_address: profile.billing_address,
-                billing_cycle: profile.billing_cycle,
-                city: profile.city,
-                department: profile.department,
+                billing_address,
+                billing_cycle,
+                city,
+                department,
             },
         }))
     }

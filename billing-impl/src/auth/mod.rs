@@ -8,13 +8,12 @@ pub mod token_endpoint;
 
 use std::{sync::Arc, time::Duration};
 
-use actix_web::http::header::HeaderValue;
-use actix_web_httpauth::headers::authorization::{Bearer, Scheme};
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use chrono::{DateTime, Utc};
 use moka::future::Cache;
 
 use crate::{
-    db::{self, DbPool},
+    db::{self, Database, DbError},
     error::{ApiError, TokenProblem},
 };
 
@@ -48,7 +47,7 @@ impl Caller {
 /// the same token together share one lookup.
 #[derive(Clone)]
 pub struct TokenVerifier {
-    pool: DbPool,
+    database: Database,
     /// The caller of each digest looked up, or `None` for a token the database does not
     /// know (or knows as expired).
     cache: Cache<[u8; 32], Option<Arc<Caller>>>,
@@ -57,12 +56,16 @@ pub struct TokenVerifier {
 
 impl TokenVerifier {
     /// A verifier whose cached answers live `cache_ttl`.
-    pub fn new(pool: DbPool, cache_ttl: Duration, realm: String) -> Self {
+    pub fn new(database: Database, cache_ttl: Duration, realm: String) -> Self {
         let cache = Cache::builder()
             .max_capacity(TOKEN_CACHE_CAPACITY)
             .time_to_live(cache_ttl)
             .build();
-        Self { pool, cache, realm }
+        Self {
+            database,
+            cache,
+            realm,
+        }
     }
 
     fn refused(&self, problem: TokenProblem) -> ApiError {
@@ -80,22 +83,25 @@ impl TokenVerifier {
         }
     }
 
-    /// The caller that `authorization` (the request's `Authorization` header) authenticates,
-    /// shared with the cache so that a warm check copies nothing.
-    pub async fn verify(
-        &self,
-        authorization: Option<&HeaderValue>,
-    ) -> Result<Arc<Caller>, ApiError> {
-        let header = authorization.ok_or_else(|| self.refused(TokenProblem::Missing))?;
-        let token = parse_bearer(header).ok_or_else(|| self.refused(TokenProblem::Malformed))?;
-        let digest = secrets::token_digest(&token);
-        let pool = self.pool.clone();
+    /// The caller that the request's `Authorization` header authenticates, shared with the
+    /// cache so that a warm check copies nothing. More than one such header is malformed:
+    /// which one counts would be a guess.
+    pub async fn verify(&self, headers: &HeaderMap) -> Result<Arc<Caller>, ApiError> {
+        let mut authorizations = headers.get_all(header::AUTHORIZATION);
+        let header = authorizations
+            .next()
+            .ok_or_else(|| self.refused(TokenProblem::Missing))?;
+        if authorizations.next().is_some() {
+            return Err(self.refused(TokenProblem::Malformed));
+        }
+        let token = bearer_token(header).ok_or_else(|| self.refused(TokenProblem::Malformed))?;
+        let digest = secrets::token_digest(token);
+        let database = self.database.clone();
         let lookup = async move {
-            let grant = db::run(&pool, move |conn| {
-                Ok(db::tokens::live_grant(conn, &digest)?)
-            })
-            .await?;
-            Ok::<_, ApiError>(grant.map(|grant| {
+            let grant = database
+                .read(move |conn| Ok::<_, DbError>(db::tokens::live_grant(conn, &digest)?))
+                .await?;
+            Ok::<_, DbError>(grant.map(|grant| {
                 Arc::new(Caller {
                     client_id: grant.client_id,
                     scopes: grant.scopes.split(' ').map(str::to_owned).collect(),
@@ -108,7 +114,7 @@ impl TokenVerifier {
             .cache
             .try_get_with(digest, lookup)
             .await
-            .map_err(|shared| ApiError::clone(&shared))?;
+            .map_err(|shared| ApiError::Database(DbError::clone(&shared)))?;
         match caller {
             Some(caller) if caller.expires_at > Utc::now() => Ok(caller),
             // Expired since it was cached: it will not come back to life.
@@ -121,13 +127,38 @@ impl TokenVerifier {
     }
 }
 
-/// The token of a `Bearer` credential; `None` for any other scheme or a malformed one.
-fn parse_bearer(header: &HeaderValue) -> Option<String> {
-    let bearer = Bearer::parse(header).ok()?;
-    let token = bearer.token();
-    let well_formed = !token.is_empty()
+/// The token of a `Bearer` credential (RFC 6750 §2.1: the scheme is matched without
+/// regard to case, RFC 7235 §2.1); `None` for any other scheme or a malformed token.
+fn bearer_token(header: &HeaderValue) -> Option<&str> {
+    let (scheme, token) = header.to_str().ok()?.split_once(' ')?;
+    let token = token.trim_start_matches(' ');
+    let well_formed = scheme.eq_ignore_ascii_case("Bearer")
+        && !token.is_empty()
         && token
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b));
-    well_formed.then(|| token.to_string())
+    well_formed.then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_matched_without_regard_to_case() {
+        for value in ["Bearer abc-1", "bearer abc-1", "BEARER  abc-1"] {
+            assert_eq!(
+                bearer_token(&HeaderValue::from_static(value)),
+                Some("abc-1"),
+                "{value}"
+            );
+        }
+        for value in ["Basic abc", "Bearer", "Bearer a b", "Bearerabc"] {
+            assert_eq!(
+                bearer_token(&HeaderValue::from_static(value)),
+                None,
+                "{value}"
+            );
+        }
+    }
 }

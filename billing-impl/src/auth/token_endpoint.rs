@@ -7,13 +7,10 @@ use std::{collections::BTreeSet, time::Duration};
 
 use actix_web::{
     HttpRequest, HttpResponse,
-    http::{
-        StatusCode,
-        header::{self, Header},
-    },
+    http::{StatusCode, header},
     web,
 };
-use actix_web_httpauth::headers::authorization::{Authorization, Basic};
+use actix_web_httpauth::headers::authorization::{Basic, Scheme};
 use chrono::Utc;
 use serde::Serialize;
 
@@ -22,7 +19,7 @@ use super::{
     secrets::{self, SecretVerifier},
     throttle::FailureThrottle,
 };
-use crate::db::{self, DbPool, clients::APPROVED};
+use crate::db::{self, Database, DbError, clients::APPROVED};
 
 /// The path of the token endpoint, as the spec's `tokenUrl` names it.
 pub const TOKEN_PATH: &str = "/oauth/client_credential/accesstoken";
@@ -30,8 +27,8 @@ pub const TOKEN_PATH: &str = "/oauth/client_credential/accesstoken";
 /// What the token endpoint needs.
 #[derive(Clone)]
 pub struct TokenIssuer {
-    pub pool: DbPool,
-    pub hasher: SecretVerifier,
+    pub database: Database,
+    pub secrets: SecretVerifier,
     pub throttle: FailureThrottle,
     pub token_ttl: Duration,
 }
@@ -85,13 +82,31 @@ impl OAuthError {
         }
     }
 
+    /// A bug: `server_error` (500); the cause goes to the log.
     fn server_error(cause: impl std::fmt::Display) -> Self {
-        log::error!("token endpoint: {cause}");
+        log::error!("token endpoint: internal error: {cause}");
         Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "temporarily_unavailable",
-            "retry later",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "the request could not be completed",
         )
+    }
+
+    /// A failure of the database: `temporarily_unavailable` (503) when it is unavailable,
+    /// retried after the same delay as the API's 503s; else `server_error`.
+    fn database(failure: DbError) -> Self {
+        if !failure.is_unavailable() {
+            return Self::server_error(failure);
+        }
+        log::error!("token endpoint: {failure}");
+        Self {
+            retry_after: Some(crate::error::RETRY_AFTER_SECONDS),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the service is briefly unavailable; retry later",
+            )
+        }
     }
 
     fn into_response(self) -> HttpResponse {
@@ -163,8 +178,8 @@ impl Parameters {
     }
 }
 
-/// The client's credentials and whether they came by HTTP Basic.
-struct ClientCredentials {
+/// The credentials the client presented, and whether they came by HTTP Basic.
+struct PresentedCredentials {
     client_id: String,
     secret: String,
     by_basic: bool,
@@ -173,31 +188,46 @@ struct ClientCredentials {
 fn client_credentials(
     request: &HttpRequest,
     parameters: &Parameters,
-) -> Result<ClientCredentials, OAuthError> {
+) -> Result<PresentedCredentials, OAuthError> {
     let form = (parameters.get("client_id"), parameters.get("client_secret"));
-    if request.headers().contains_key(header::AUTHORIZATION) {
+    let mut authorizations = request.headers().get_all(header::AUTHORIZATION);
+    if let Some(first) = authorizations.next() {
+        if authorizations.next().is_some() {
+            return Err(OAuthError::invalid_request(
+                "send one Authorization header, not several",
+            ));
+        }
         if form.0.is_some() || form.1.is_some() {
             return Err(OAuthError::invalid_request(
                 "use one client authentication method, not two",
             ));
         }
-        let basic =
-            Authorization::<Basic>::parse(request).map_err(|_| OAuthError::invalid_client(true))?;
-        let basic = basic.into_scheme();
-        return Ok(ClientCredentials {
-            client_id: basic.user_id().to_string(),
-            secret: basic.password().map(|p| p.to_string()).unwrap_or_default(),
+        let basic = Basic::parse(first).map_err(|_| OAuthError::invalid_client(true))?;
+        // RFC 6749 §2.3.1: the client id and secret are form-urlencoded before they are
+        // joined and base64-encoded; clients that follow it (openid-client) encode `-`,
+        // `_`, `.` and `~`. Decoding leaves a value that was not encoded as it is, since
+        // the server makes ids and secrets of base64url characters only.
+        return Ok(PresentedCredentials {
+            client_id: form_urldecoded(basic.user_id()),
+            secret: basic.password().map(form_urldecoded).unwrap_or_default(),
             by_basic: true,
         });
     }
     match form {
-        (Some(client_id), Some(secret)) => Ok(ClientCredentials {
+        (Some(client_id), Some(secret)) => Ok(PresentedCredentials {
             client_id: client_id.to_owned(),
             secret: secret.to_owned(),
             by_basic: false,
         }),
         _ => Err(OAuthError::invalid_client(true)),
     }
+}
+
+/// `value` decoded as `application/x-www-form-urlencoded` decodes one value.
+fn form_urldecoded(value: &str) -> String {
+    percent_encoding::percent_decode_str(&value.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// The scopes to grant: the requested ones, each allowed to the client, or all the
@@ -268,8 +298,10 @@ async fn issue(
         .peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
+    // Failures count against the (client id, address) pair and against the address: one
+    // address that sends wrong secrets locks itself out, never the client elsewhere.
     let throttle_keys = [
-        format!("client:{}", credentials.client_id),
+        format!("client:{}@{address}", credentials.client_id),
         format!("address:{address}"),
     ];
     if let Some(seconds) = issuer.throttle.locked_out(&throttle_keys) {
@@ -284,13 +316,13 @@ async fn issue(
     }
 
     let client_id = credentials.client_id.clone();
-    let client = db::run(&issuer.pool, move |conn| {
-        Ok(db::clients::credentials(conn, &client_id)?)
-    })
-    .await
-    .map_err(OAuthError::server_error)?;
+    let client = issuer
+        .database
+        .read(move |conn| Ok(db::clients::credentials(conn, &client_id)?))
+        .await
+        .map_err(OAuthError::database)?;
     let hash = client.as_ref().map(|c| c.secret_hash.clone());
-    let verified = issuer.hasher.verify(credentials.secret, hash).await;
+    let verified = issuer.secrets.verify(credentials.secret, hash).await;
     let client = client.filter(|c| verified && c.status == APPROVED);
     let Some(client) = client else {
         issuer.throttle.record_failure(&throttle_keys);
@@ -304,20 +336,22 @@ async fn issue(
     let ttl = chrono::Duration::from_std(issuer.token_ttl).map_err(OAuthError::server_error)?;
     let expires_at = issued_at + ttl;
     let (client_id, stored_scopes) = (client.client_id.clone(), scopes.join(" "));
-    db::run(&issuer.pool, move |conn| {
-        // The client's dead tokens go as it gets a new one: the table holds live tokens only.
-        db::tokens::delete_expired(conn, &client_id, issued_at)?;
-        Ok(db::tokens::insert(
-            conn,
-            &digest,
-            &client_id,
-            &stored_scopes,
-            issued_at,
-            expires_at,
-        )?)
-    })
-    .await
-    .map_err(OAuthError::server_error)?;
+    issuer
+        .database
+        .write(move |conn| {
+            // The client's dead tokens go as it gets a new one: the table holds live tokens only.
+            db::tokens::delete_expired(conn, &client_id, issued_at)?;
+            Ok(db::tokens::insert(
+                conn,
+                &digest,
+                &client_id,
+                &stored_scopes,
+                issued_at,
+                expires_at,
+            )?)
+        })
+        .await
+        .map_err(OAuthError::database)?;
 
     Ok(TokenResponse {
         access_token: token,

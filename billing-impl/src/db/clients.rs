@@ -27,7 +27,7 @@ pub struct Client {
 /// What the token endpoint needs to authenticate a client.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = oauth_clients, check_for_backend(diesel::pg::Pg))]
-pub struct ClientCredentials {
+pub struct StoredClient {
     pub client_id: String,
     pub name: String,
     pub secret_hash: String,
@@ -55,14 +55,11 @@ pub fn insert(
         .get_result(conn)
 }
 
-/// The credentials of a client, approved or not.
-pub fn credentials(
-    conn: &mut PgConnection,
-    client_id: &str,
-) -> QueryResult<Option<ClientCredentials>> {
+/// The stored record of a client, approved or not.
+pub fn credentials(conn: &mut PgConnection, client_id: &str) -> QueryResult<Option<StoredClient>> {
     oauth_clients::table
         .find(client_id)
-        .select(ClientCredentials::as_select())
+        .select(StoredClient::as_select())
         .first(conn)
         .optional()
 }

@@ -1,19 +1,24 @@
-//! PostgreSQL: the connection pool, the embedded migrations, and `run`, which moves
-//! blocking diesel work off the async workers. One module per table holds its queries.
+//! PostgreSQL: the connection pool and the door every request goes through to it
+//! (`Database`), the embedded migrations, and the error type of the layer. One module per
+//! table holds its queries.
 
 pub mod amount;
 pub mod billing_groups;
 pub mod clients;
 pub mod customers;
+mod error;
 pub mod invoices;
 pub mod schema;
 pub mod subscribers;
 pub mod tokens;
 
-use std::time::Duration;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use actix_web::web;
-use backon::{BlockingRetryable, ExponentialBuilder};
+use backon::{BlockingRetryable, ConstantBuilder, ExponentialBuilder};
 use diesel::{
     Connection, PgConnection, RunQueryDsl,
     connection::SimpleConnection,
@@ -21,8 +26,10 @@ use diesel::{
     sql_types::BigInt,
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use tokio::sync::Semaphore;
 
-use crate::{config::DatabaseConfig, error::ApiError};
+pub use self::error::DbError;
+use crate::config::DatabaseConfig;
 
 /// The migrations of `migrations/`, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
@@ -32,21 +39,23 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
 const MIGRATION_LOCK_KEY: i64 = 0x6269_6c6c_696e_6721;
 
 /// The pool every request draws its connection from.
-pub type DbPool = Pool<Manager>;
+type DbPool = Pool<Manager>;
 
 /// Error of building a pool or migrating.
 pub type SetupError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A pooled connection, and whether it must not be handed out again.
+/// A pooled connection, whether it must not be handed out again, and whether it has served
+/// before (a connection that died while it sat idle in the pool is found on its next use).
 pub struct PooledPg {
     conn: PgConnection,
     broken: bool,
+    reused: bool,
 }
 
 /// diesel's connection manager, which cannot tell that PostgreSQL closed a connection,
-/// taught to retire a connection once a query on it failed for a reason that is not the
-/// query's (see `db::run`): after a restart of the database, or a killed backend, the pool
-/// reconnects instead of handing out dead connections.
+/// taught to retire a connection once work on it lost it (see `Database`): after a restart
+/// of the database, or a killed backend, the pool reconnects instead of handing out dead
+/// connections.
 #[derive(Debug)]
 pub struct Manager(ConnectionManager<PgConnection>);
 
@@ -58,6 +67,7 @@ impl ManageConnection for Manager {
         self.0.connect().map(|conn| PooledPg {
             conn,
             broken: false,
+            reused: false,
         })
     }
 
@@ -88,21 +98,212 @@ impl CustomizeConnection<PooledPg, diesel::r2d2::Error> for SessionSettings {
     }
 }
 
-/// Builds the pool. It does not wait for the database: a connection is opened when the
-/// first request needs one, so that the server starts while the database is down.
-pub fn build_pool(config: &DatabaseConfig) -> DbPool {
-    let manager = Manager(ConnectionManager::<PgConnection>::new(
-        config.database_url.expose(),
-    ));
-    Pool::builder()
-        .max_size(config.db_pool_size)
-        .min_idle(Some(0))
-        .connection_timeout(config.pool_timeout())
-        .test_on_check_out(false)
-        .connection_customizer(Box::new(SessionSettings {
-            statement_timeout_ms: config.db_statement_timeout_ms,
-        }))
-        .build_unchecked(manager)
+/// The error of a unit of database work: the caller's own, which may carry a `DbError`.
+/// `Database` looks at that one to retire a lost connection and to retry.
+pub trait WorkError: From<DbError> + Send + 'static {
+    /// The database's failure this error carries, if it is one.
+    fn database_failure(&mut self) -> Option<&mut DbError>;
+}
+
+impl WorkError for DbError {
+    fn database_failure(&mut self) -> Option<&mut DbError> {
+        Some(self)
+    }
+}
+
+/// Whether a unit of work may change data: writes run in a transaction, which decides
+/// whether a failed one may be retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
+/// A failed attempt, and whether it may be made again on another connection.
+struct Attempt<E> {
+    error: E,
+    retry: bool,
+}
+
+/// PostgreSQL as the requests use it: the pool, and one permit per pooled connection.
+///
+/// A request first waits for a permit, asynchronously, so that waiting holds no HTTP
+/// worker and no thread; tokio's semaphore hands permits out in the order they were asked
+/// for, so no early request starves behind later ones; and a request that gets none
+/// within the pool timeout is answered 503 at that deadline, however many wait with it.
+/// With a permit, the work runs on a blocking thread (diesel blocks), where the checkout
+/// finds a connection at once, since no more requests than connections hold permits.
+///
+/// A connection that died while idle (PostgreSQL restarted, a backend terminated) fails
+/// its next work with `ConnectionLost`: it is retired, and the work runs again on another
+/// connection, up to once per pooled connection, so that a pool of dead connections is
+/// replaced without failing a request. Reads are always retried so. A write runs in a
+/// transaction and is retried only when COMMIT was never sent, so that it provably did not
+/// take effect; when the connection is lost at COMMIT, the outcome is unknown and the
+/// request answers 503. A failure on a new connection is not retried: the database is
+/// down, not the connection.
+#[derive(Clone)]
+pub struct Database {
+    pool: DbPool,
+    permits: Arc<Semaphore>,
+    pool_timeout: Duration,
+    statement_timeout: Duration,
+}
+
+impl Database {
+    /// The pool of `config`. It does not wait for the database: a connection is opened when
+    /// the first request needs one, so that the server starts while the database is down.
+    pub fn new(config: &DatabaseConfig) -> Self {
+        let size = config.pool_size();
+        let manager = Manager(ConnectionManager::<PgConnection>::new(
+            config.database_url.expose(),
+        ));
+        let pool = Pool::builder()
+            .max_size(size)
+            .min_idle(Some(0))
+            .connection_timeout(config.pool_timeout())
+            .test_on_check_out(false)
+            .connection_customizer(Box::new(SessionSettings {
+                statement_timeout_ms: config.db_statement_timeout_ms,
+            }))
+            .build_unchecked(manager);
+        Self {
+            pool,
+            permits: Arc::new(Semaphore::new(size as usize)),
+            pool_timeout: config.pool_timeout(),
+            statement_timeout: Duration::from_millis(config.db_statement_timeout_ms),
+        }
+    }
+
+    /// Connections in the pool at most.
+    pub fn pool_size(&self) -> u32 {
+        self.pool.max_size()
+    }
+
+    /// Runs `work`, which only reads, on a pooled connection (see the type's comment).
+    pub async fn read<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnMut(&mut PgConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: WorkError,
+    {
+        self.run(Access::Read, work).await
+    }
+
+    /// Runs `work` in a transaction on a pooled connection (see the type's comment).
+    pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnMut(&mut PgConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: WorkError,
+    {
+        self.run(Access::Write, work).await
+    }
+
+    async fn run<T, E, F>(&self, access: Access, mut work: F) -> Result<T, E>
+    where
+        F: FnMut(&mut PgConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: WorkError,
+    {
+        let deadline = Instant::now() + self.pool_timeout;
+        let permit = tokio::time::timeout(self.pool_timeout, self.permits.clone().acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or_else(|| {
+                DbError::Unreachable(format!(
+                    "no connection free within {} ms",
+                    self.pool_timeout.as_millis()
+                ))
+            })?;
+        let database = self.clone();
+        web::block(move || {
+            let _permit = permit;
+            let retries = database.pool_size() as usize;
+            (|| database.attempt(access, &mut work, deadline))
+                .retry(
+                    ConstantBuilder::default()
+                        .with_delay(Duration::ZERO)
+                        .with_max_times(retries),
+                )
+                .sleep(std::thread::sleep)
+                .when(|failed| failed.retry)
+                .notify(|_, _| {
+                    log::warn!("a lost database connection was retired; running the work again")
+                })
+                .call()
+                .map_err(|failed| failed.error)
+        })
+        .await
+        .map_err(|error| DbError::Work(error.to_string()))?
+    }
+
+    /// One attempt of `work` on a pooled connection, checked out by `deadline`.
+    fn attempt<T, E, F>(
+        &self,
+        access: Access,
+        work: &mut F,
+        deadline: Instant,
+    ) -> Result<T, Attempt<E>>
+    where
+        F: FnMut(&mut PgConnection) -> Result<T, E>,
+        E: WorkError,
+    {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let mut pooled = self.pool.get_timeout(wait).map_err(|error| Attempt {
+            error: E::from(DbError::Unreachable(error.to_string())),
+            retry: false,
+        })?;
+        let reused = std::mem::replace(&mut pooled.reused, true);
+        let started = Instant::now();
+        let (result, commit_sent) = match access {
+            Access::Read => (work(&mut pooled.conn), false),
+            Access::Write => in_transaction(&mut pooled.conn, work),
+        };
+        result.map_err(|mut error| {
+            let mut retry = false;
+            if let Some(failure) = error.database_failure() {
+                failure.note_elapsed(started.elapsed(), self.statement_timeout);
+                if matches!(failure, DbError::ConnectionLost(_)) {
+                    pooled.broken = true;
+                    retry = reused && !commit_sent;
+                }
+            }
+            Attempt { error, retry }
+        })
+    }
+}
+
+/// Runs `work` in a transaction; also says whether COMMIT was sent (the work succeeded),
+/// after which a lost connection leaves the outcome unknown.
+fn in_transaction<T, E, F>(conn: &mut PgConnection, work: &mut F) -> (Result<T, E>, bool)
+where
+    F: FnMut(&mut PgConnection) -> Result<T, E>,
+    E: WorkError,
+{
+    /// The work's own error, or the transaction's (BEGIN, COMMIT, ROLLBACK).
+    enum Failed<E> {
+        Work(E),
+        Transaction(diesel::result::Error),
+    }
+    impl<E> From<diesel::result::Error> for Failed<E> {
+        fn from(error: diesel::result::Error) -> Self {
+            Failed::Transaction(error)
+        }
+    }
+    let mut commit_sent = false;
+    let result = conn
+        .transaction(|conn| {
+            let result = work(conn).map_err(Failed::Work);
+            commit_sent = result.is_ok();
+            result
+        })
+        .map_err(|failed| match failed {
+            Failed::Work(error) => error,
+            Failed::Transaction(error) => E::from(DbError::from(error)),
+        });
+    (result, commit_sent)
 }
 
 /// Applies every pending migration under a PostgreSQL advisory lock; returns how many ran.
@@ -147,28 +348,8 @@ pub fn migrate_in_background(
 }
 
 /// Whether every embedded migration has been applied to the database.
-pub fn is_migrated(conn: &mut PgConnection) -> Result<bool, ApiError> {
+pub fn is_migrated(conn: &mut PgConnection) -> Result<bool, DbError> {
     conn.has_pending_migration(MIGRATIONS)
         .map(|pending| !pending)
-        .map_err(|error| ApiError::Unavailable(error.to_string()))
-}
-
-/// Runs `work` on a pooled connection on actix's blocking thread pool. The checkout
-/// happens inside the closure too, because waiting for a connection blocks.
-pub async fn run<T, F>(pool: &DbPool, work: F) -> Result<T, ApiError>
-where
-    F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
-    T: Send + 'static,
-{
-    let pool = pool.clone();
-    web::block(move || {
-        let mut pooled = pool.get()?;
-        let result = work(&mut pooled.conn);
-        // The database, not the query, failed: the connection may be dead; retire it.
-        if matches!(result, Err(ApiError::Unavailable(_))) {
-            pooled.broken = true;
-        }
-        result
-    })
-    .await?
+        .map_err(|error| DbError::Migrations(error.to_string()))
 }

@@ -8,11 +8,7 @@ pub mod process;
 
 use std::{sync::OnceLock, time::Duration};
 
-use billing_impl::{
-    auth,
-    config::{AuthConfig, DatabaseConfig, ServeConfig, ServerConfig},
-    db, seed, server,
-};
+use billing_impl::{auth, config::ServeConfig, db, seed, server};
 use diesel::{Connection, PgConnection, RunQueryDsl, connection::SimpleConnection};
 use oauth2::{AuthUrl, ClientId, ClientSecret, Scope, TokenResponse, TokenUrl, basic::BasicClient};
 use serde_json::Value;
@@ -144,37 +140,36 @@ impl Drop for TestDb {
     }
 }
 
-/// Settings of a test server: the defaults of `billing serve`, on a free port.
+/// Settings of a test server: the defaults of `billing serve` on a free port, with a
+/// small machine's share of threads and connections, and short token-cache and lockout
+/// times that the tests wait out.
 pub fn serve_config(database_url: &str) -> ServeConfig {
-    ServeConfig {
-        server: ServerConfig {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            workers: Some(2),
-            shutdown_timeout_seconds: 5,
-            max_query_bytes: 4096,
-            max_header_bytes: 16384,
-            request_timeout_seconds: 15,
-            realm: "billing".to_owned(),
-        },
-        database: DatabaseConfig {
-            database_url: database_url.parse().expect("url"),
-            db_pool_size: 4,
-            db_pool_timeout_ms: 2000,
-            db_statement_timeout_ms: 5000,
-        },
-        auth: AuthConfig {
-            token_ttl_seconds: 3600,
-            token_cache_seconds: 1,
-            auth_max_failures: 5,
-            auth_lockout_seconds: 60,
-        },
-    }
+    ServeConfig::from_args([
+        "--database-url",
+        database_url,
+        "--listen",
+        "127.0.0.1:0",
+        "--workers",
+        "2",
+        "--db-pool-size",
+        "4",
+        "--shutdown-timeout-seconds",
+        "5",
+        "--token-cache-seconds",
+        "1",
+        "--auth-max-failures",
+        "5",
+        "--auth-lockout-seconds",
+        "60",
+    ])
+    .expect("the test configuration parses")
 }
 
 /// The real server over a database of the test's own.
 pub struct TestApp {
     pub db: TestDb,
     pub base: String,
+    base_path: String,
     pub http: reqwest::Client,
     server: actix_web::dev::ServerHandle,
 }
@@ -197,13 +192,14 @@ impl TestApp {
         let db = TestDb::new();
         let mut config = serve_config(&db.url);
         adjust(&mut config);
-        let pool = db::build_pool(&config.database);
-        let running = server::start(&config, pool).expect("start the server");
+        let running =
+            server::start(&config, db::Database::new(&config.database)).expect("start the server");
         let handle = running.server.handle();
         tokio::spawn(running.server);
         Self {
             db,
             base: format!("http://{}", running.address),
+            base_path: config.server.base_path.clone(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
@@ -216,9 +212,9 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
-    /// An API path: `/v2/billing` + `path`.
+    /// An API path: the base path + `path`.
     pub fn api(&self, path: &str) -> String {
-        format!("{}{}{path}", self.base, billing_api::BASE_PATH)
+        format!("{}{}{path}", self.base, self.base_path)
     }
 
     /// Registers a client with `scopes`; returns its id and secret.

@@ -4,22 +4,13 @@ use actix_web::http::StatusCode;
 
 use crate::models;
 
-/// The answers of `FindCustomerBillsByClientCode`, one variant per status the spec declares.
+/// The successful answers of `FindCustomerBillsByClientCode`, one variant per 2xx status the spec
+/// declares; every other answer is the implementation's error.
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
 pub enum FindCustomerBillsByClientCodeResponse {
     /// 200: Successful response
     Ok(models::BillCollection),
-    /// 400: Bad Request.
-    BadRequest(models::ErrorBody),
-    /// 401: Unauthorized.
-    Unauthorized(models::ErrorBody),
-    /// 403: Forbidden; the token lacks the scope the operation needs.
-    Forbidden(models::ErrorBody),
-    /// 404: Not Found.
-    NotFound(models::ErrorBody),
-    /// Any other status: Unhandled resource.
-    Default(StatusCode, models::ErrorBody),
 }
 
 impl FindCustomerBillsByClientCodeResponse {
@@ -27,19 +18,6 @@ impl FindCustomerBillsByClientCodeResponse {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Ok(_) => StatusCode::from_u16(200).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            Self::BadRequest(_) => {
-                StatusCode::from_u16(400).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::Unauthorized(_) => {
-                StatusCode::from_u16(401).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::Forbidden(_) => {
-                StatusCode::from_u16(403).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::NotFound(_) => {
-                StatusCode::from_u16(404).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::Default(status, _) => *status,
         }
     }
 }
@@ -49,12 +27,11 @@ impl FindCustomerBillsByClientCodeResponse {
 pub trait Billing: super::Authentication {
     /// Find the Customers Bills Collection by the Client Code.
     ///
-    /// `FindCustomerBillsByClientCode`: GET `/v2/billing/customers/{idType}/{id}/bills`, scopes `read`.
+    /// `FindCustomerBillsByClientCode`: GET `/customers/{idType}/{id}/bills` under the base path, scopes `read`.
     async fn find_customer_bills_by_client_code(
         &self,
         caller: Self::Caller,
         path_params: models::FindCustomerBillsByClientCodePathParams,
         query_params: models::FindCustomerBillsByClientCodeQueryParams,
-        header_params: models::FindCustomerBillsByClientCodeHeaderParams,
     ) -> Result<FindCustomerBillsByClientCodeResponse, Self::Error>;
 }

@@ -4,24 +4,13 @@ use actix_web::http::StatusCode;
 
 use crate::models;
 
-/// The answers of `CreateBillingGroup`, one variant per status the spec declares.
+/// The successful answers of `CreateBillingGroup`, one variant per 2xx status the spec
+/// declares; every other answer is the implementation's error.
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
 pub enum CreateBillingGroupResponse {
     /// 200: Successful response; the group as created.
     Ok(models::BillingGroupRequest),
-    /// 400: Bad Request.
-    BadRequest(models::ErrorBody),
-    /// 401: Unauthorized.
-    Unauthorized(models::ErrorBody),
-    /// 403: Forbidden; the token lacks the scope the operation needs.
-    Forbidden(models::ErrorBody),
-    /// 404: Not Found.
-    NotFound(models::ErrorBody),
-    /// 409: Conflict.
-    Conflict(models::ErrorBody),
-    /// Any other status: Unhandled resource.
-    Default(StatusCode, models::ErrorBody),
 }
 
 impl CreateBillingGroupResponse {
@@ -29,44 +18,17 @@ impl CreateBillingGroupResponse {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Ok(_) => StatusCode::from_u16(200).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            Self::BadRequest(_) => {
-                StatusCode::from_u16(400).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::Unauthorized(_) => {
-                StatusCode::from_u16(401).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::Forbidden(_) => {
-                StatusCode::from_u16(403).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::NotFound(_) => {
-                StatusCode::from_u16(404).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::Conflict(_) => {
-                StatusCode::from_u16(409).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::Default(status, _) => *status,
         }
     }
 }
 
-/// The answers of `DeleteBillingGroup`, one variant per status the spec declares.
+/// The successful answers of `DeleteBillingGroup`, one variant per 2xx status the spec
+/// declares; every other answer is the implementation's error.
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
 pub enum DeleteBillingGroupResponse {
     /// 200: Successful response; the group as it was before deletion.
     Ok(models::BillingGroupRequest),
-    /// 400: Bad Request.
-    BadRequest(models::ErrorBody),
-    /// 401: Unauthorized.
-    Unauthorized(models::ErrorBody),
-    /// 403: Forbidden; the token lacks the scope the operation needs.
-    Forbidden(models::ErrorBody),
-    /// 404: Not Found.
-    NotFound(models::ErrorBody),
-    /// 409: Conflict.
-    Conflict(models::ErrorBody),
-    /// Any other status: Unhandled resource.
-    Default(StatusCode, models::ErrorBody),
 }
 
 impl DeleteBillingGroupResponse {
@@ -74,42 +36,35 @@ impl DeleteBillingGroupResponse {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Ok(_) => StatusCode::from_u16(200).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            Self::BadRequest(_) => {
-                StatusCode::from_u16(400).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::Unauthorized(_) => {
-                StatusCode::from_u16(401).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::Forbidden(_) => {
-                StatusCode::from_u16(403).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::NotFound(_) => {
-                StatusCode::from_u16(404).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::Conflict(_) => {
-                StatusCode::from_u16(409).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::Default(status, _) => *status,
         }
     }
 }
 
-/// The answers of `FindCustomerBillsByClientCodeAndBillingGroup`, one variant per status the spec declares.
+/// The successful answers of `DeleteBillingGroupByQuery`, one variant per 2xx status the spec
+/// declares; every other answer is the implementation's error.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub enum DeleteBillingGroupByQueryResponse {
+    /// 200: Successful response; the group as it was before deletion.
+    Ok(models::BillingGroupRequest),
+}
+
+impl DeleteBillingGroupByQueryResponse {
+    /// The HTTP status this answer is sent with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Ok(_) => StatusCode::from_u16(200).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+}
+
+/// The successful answers of `FindCustomerBillsByClientCodeAndBillingGroup`, one variant per 2xx status the spec
+/// declares; every other answer is the implementation's error.
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
 pub enum FindCustomerBillsByClientCodeAndBillingGroupResponse {
     /// 200: Successful response
     Ok(models::BillCollection),
-    /// 400: Bad Request.
-    BadRequest(models::ErrorBody),
-    /// 401: Unauthorized.
-    Unauthorized(models::ErrorBody),
-    /// 403: Forbidden; the token lacks the scope the operation needs.
-    Forbidden(models::ErrorBody),
-    /// 404: Not Found.
-    NotFound(models::ErrorBody),
-    /// Any other status: Unhandled resource.
-    Default(StatusCode, models::ErrorBody),
 }
 
 impl FindCustomerBillsByClientCodeAndBillingGroupResponse {
@@ -117,39 +72,17 @@ impl FindCustomerBillsByClientCodeAndBillingGroupResponse {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Ok(_) => StatusCode::from_u16(200).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            Self::BadRequest(_) => {
-                StatusCode::from_u16(400).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::Unauthorized(_) => {
-                StatusCode::from_u16(401).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::Forbidden(_) => {
-                StatusCode::from_u16(403).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::NotFound(_) => {
-                StatusCode::from_u16(404).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::Default(status, _) => *status,
         }
     }
 }
 
-/// The answers of `ListBillingGroups`, one variant per status the spec declares.
+/// The successful answers of `ListBillingGroups`, one variant per 2xx status the spec
+/// declares; every other answer is the implementation's error.
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
 pub enum ListBillingGroupsResponse {
     /// 200: Successful response
     Ok(models::BillingGroupCollection),
-    /// 400: Bad Request.
-    BadRequest(models::ErrorBody),
-    /// 401: Unauthorized.
-    Unauthorized(models::ErrorBody),
-    /// 403: Forbidden; the token lacks the scope the operation needs.
-    Forbidden(models::ErrorBody),
-    /// 404: Not Found.
-    NotFound(models::ErrorBody),
-    /// Any other status: Unhandled resource.
-    Default(StatusCode, models::ErrorBody),
 }
 
 impl ListBillingGroupsResponse {
@@ -157,39 +90,17 @@ impl ListBillingGroupsResponse {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Ok(_) => StatusCode::from_u16(200).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            Self::BadRequest(_) => {
-                StatusCode::from_u16(400).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::Unauthorized(_) => {
-                StatusCode::from_u16(401).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::Forbidden(_) => {
-                StatusCode::from_u16(403).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::NotFound(_) => {
-                StatusCode::from_u16(404).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::Default(status, _) => *status,
         }
     }
 }
 
-/// The answers of `UpdateBillingGroup`, one variant per status the spec declares.
+/// The successful answers of `UpdateBillingGroup`, one variant per 2xx status the spec
+/// declares; every other answer is the implementation's error.
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
 pub enum UpdateBillingGroupResponse {
     /// 200: Successful response; the group as updated.
     Ok(models::BillingGroupRequest),
-    /// 400: Bad Request.
-    BadRequest(models::ErrorBody),
-    /// 401: Unauthorized.
-    Unauthorized(models::ErrorBody),
-    /// 403: Forbidden; the token lacks the scope the operation needs.
-    Forbidden(models::ErrorBody),
-    /// 404: Not Found.
-    NotFound(models::ErrorBody),
-    /// Any other status: Unhandled resource.
-    Default(StatusCode, models::ErrorBody),
 }
 
 impl UpdateBillingGroupResponse {
@@ -197,19 +108,6 @@ impl UpdateBillingGroupResponse {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Ok(_) => StatusCode::from_u16(200).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            Self::BadRequest(_) => {
-                StatusCode::from_u16(400).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::Unauthorized(_) => {
-                StatusCode::from_u16(401).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::Forbidden(_) => {
-                StatusCode::from_u16(403).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::NotFound(_) => {
-                StatusCode::from_u16(404).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::Default(status, _) => *status,
         }
     }
 }
@@ -219,54 +117,59 @@ impl UpdateBillingGroupResponse {
 pub trait BillingGroup: super::Authentication {
     /// Create a Billing Group based on the Code of the Client.
     ///
-    /// `CreateBillingGroup`: POST `/v2/billing/customers/{idType}/{id}/bills/groups`, scopes `write`.
+    /// `CreateBillingGroup`: POST `/customers/{idType}/{id}/bills/groups` under the base path, scopes `write`.
     async fn create_billing_group(
         &self,
         caller: Self::Caller,
         path_params: models::CreateBillingGroupPathParams,
-        header_params: models::CreateBillingGroupHeaderParams,
         body: models::BillingGroupRequest,
     ) -> Result<CreateBillingGroupResponse, Self::Error>;
 
     /// Delete a Billing Group based on the Code of the Client.
     ///
-    /// `DeleteBillingGroup`: DELETE `/v2/billing/customers/{idType}/{id}/bills/groups/{groupId}`, scopes `write`.
+    /// `DeleteBillingGroup`: DELETE `/customers/{idType}/{id}/bills/groups/{groupId}` under the base path, scopes `write`.
     async fn delete_billing_group(
         &self,
         caller: Self::Caller,
         path_params: models::DeleteBillingGroupPathParams,
-        header_params: models::DeleteBillingGroupHeaderParams,
     ) -> Result<DeleteBillingGroupResponse, Self::Error>;
+
+    /// Delete a Billing Group named in the query.
+    ///
+    /// `DeleteBillingGroupByQuery`: DELETE `/customers/{idType}/{id}/bills/groups` under the base path, scopes `write`.
+    async fn delete_billing_group_by_query(
+        &self,
+        caller: Self::Caller,
+        path_params: models::DeleteBillingGroupByQueryPathParams,
+        query_params: models::DeleteBillingGroupByQueryQueryParams,
+    ) -> Result<DeleteBillingGroupByQueryResponse, Self::Error>;
 
     /// Find the Customers Bills Collection by the Client Code and Billing Group.
     ///
-    /// `FindCustomerBillsByClientCodeAndBillingGroup`: GET `/v2/billing/customers/{idType}/{id}/bills/groups/{groupId}`, scopes `read`.
+    /// `FindCustomerBillsByClientCodeAndBillingGroup`: GET `/customers/{idType}/{id}/bills/groups/{groupId}` under the base path, scopes `read`.
     async fn find_customer_bills_by_client_code_and_billing_group(
         &self,
         caller: Self::Caller,
         path_params: models::FindCustomerBillsByClientCodeAndBillingGroupPathParams,
         query_params: models::FindCustomerBillsByClientCodeAndBillingGroupQueryParams,
-        header_params: models::FindCustomerBillsByClientCodeAndBillingGroupHeaderParams,
     ) -> Result<FindCustomerBillsByClientCodeAndBillingGroupResponse, Self::Error>;
 
     /// List the Billing Groups of the Client.
     ///
-    /// `ListBillingGroups`: GET `/v2/billing/customers/{idType}/{id}/bills/groups`, scopes `read`.
+    /// `ListBillingGroups`: GET `/customers/{idType}/{id}/bills/groups` under the base path, scopes `read`.
     async fn list_billing_groups(
         &self,
         caller: Self::Caller,
         path_params: models::ListBillingGroupsPathParams,
-        header_params: models::ListBillingGroupsHeaderParams,
     ) -> Result<ListBillingGroupsResponse, Self::Error>;
 
     /// Update a Billing Group based on the Code of the Client.
     ///
-    /// `UpdateBillingGroup`: PUT `/v2/billing/customers/{idType}/{id}/bills/groups`, scopes `write`.
+    /// `UpdateBillingGroup`: PUT `/customers/{idType}/{id}/bills/groups` under the base path, scopes `write`.
     async fn update_billing_group(
         &self,
         caller: Self::Caller,
         path_params: models::UpdateBillingGroupPathParams,
-        header_params: models::UpdateBillingGroupHeaderParams,
         body: models::BillingGroupUpdate,
     ) -> Result<UpdateBillingGroupResponse, Self::Error>;
 }

@@ -4,22 +4,13 @@ use actix_web::http::StatusCode;
 
 use crate::models;
 
-/// The answers of `GetClientAccountGeneralInfo`, one variant per status the spec declares.
+/// The successful answers of `GetClientAccountGeneralInfo`, one variant per 2xx status the spec
+/// declares; every other answer is the implementation's error.
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
 pub enum GetClientAccountGeneralInfoResponse {
     /// 200: Successful response
     Ok(models::Profile),
-    /// 400: Bad Request.
-    BadRequest(models::ErrorBody),
-    /// 401: Unauthorized.
-    Unauthorized(models::ErrorBody),
-    /// 403: Forbidden; the token lacks the scope the operation needs.
-    Forbidden(models::ErrorBody),
-    /// 404: Not Found.
-    NotFound(models::ErrorBody),
-    /// Any other status: Unhandled resource.
-    Default(StatusCode, models::ErrorBody),
 }
 
 impl GetClientAccountGeneralInfoResponse {
@@ -27,19 +18,6 @@ impl GetClientAccountGeneralInfoResponse {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Ok(_) => StatusCode::from_u16(200).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            Self::BadRequest(_) => {
-                StatusCode::from_u16(400).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::Unauthorized(_) => {
-                StatusCode::from_u16(401).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::Forbidden(_) => {
-                StatusCode::from_u16(403).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::NotFound(_) => {
-                StatusCode::from_u16(404).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            Self::Default(status, _) => *status,
         }
     }
 }
@@ -49,11 +27,10 @@ impl GetClientAccountGeneralInfoResponse {
 pub trait Profile: super::Authentication {
     /// Get Client Profile.
     ///
-    /// `GetClientAccountGeneralInfo`: GET `/v2/billing/customers/{msisdn}/profile`, scopes `read`.
+    /// `GetClientAccountGeneralInfo`: GET `/customers/{msisdn}/profile` under the base path, scopes `read`.
     async fn get_client_account_general_info(
         &self,
         caller: Self::Caller,
         path_params: models::GetClientAccountGeneralInfoPathParams,
-        header_params: models::GetClientAccountGeneralInfoHeaderParams,
     ) -> Result<GetClientAccountGeneralInfoResponse, Self::Error>;
 }
