@@ -177,6 +177,60 @@ async fn a_group_that_holds_invoices_is_not_deleted() {
 }
 
 #[tokio::test]
+async fn the_original_contract_s_delete_names_the_group_in_the_query() {
+    let app = TestApp::with_demo_data().await;
+    let token = app.token(&["read", "write"]).await;
+    let group = json!({"groupId": "TEMP", "address": "Choluteca"});
+    app.send_json(Method::POST, &app.api(GROUPS_1001), &token, &group)
+        .await;
+    let delete = |query: &str| {
+        app.http
+            .delete(app.api(&format!("{GROUPS_1001}{query}")))
+            .bearer_auth(&token)
+            .send()
+    };
+    let (status, body) =
+        common::status_and_json("DELETE", delete("?groupId=TEMP").await.expect("delete")).await;
+    assert_eq!((status, &body), (200, &group));
+    let (status, body) =
+        common::status_and_json("DELETE", delete("?groupId=TEMP").await.expect("delete")).await;
+    assert_eq!(status, 404, "already gone: {body}");
+    let (status, body) =
+        common::status_and_json("DELETE", delete("?groupId=HQ").await.expect("delete")).await;
+    assert_eq!(status, 409, "HQ holds invoices: {body}");
+    let (status, body) =
+        common::status_and_json("DELETE", delete("").await.expect("delete")).await;
+    assert_eq!(status, 400, "{body}");
+    assert_error_body(&body, 400);
+    assert!(body["error"]["developerMessage"]
+        .as_str()
+        .is_some_and(|message| message.contains("`groupId`")));
+}
+
+#[tokio::test]
+async fn a_deployment_serves_the_api_under_its_own_base_path() {
+    let app = TestApp::start_with(|config| {
+        config.server.base_path = "/v2/tigo/b2b/hn/billing".to_owned();
+    })
+    .await;
+    common::seed_demo(&app);
+    let token = app.token(&["read"]).await;
+    let (status, body) = app
+        .get(&app.url(&format!("/v2/tigo/b2b/hn/billing{GROUPS_1001}")), &token)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(group_ids(&body).contains(&"HQ"));
+    let response = app
+        .http
+        .get(app.url(&format!("/v2/billing{GROUPS_1001}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 404, "nothing under the spec's default then");
+}
+
+#[tokio::test]
 async fn the_bills_of_a_group_are_that_group_s_alone() {
     let app = TestApp::with_demo_data().await;
     let token = app.token(&["read"]).await;

@@ -319,17 +319,167 @@ async fn a_revoked_client_s_live_token_is_refused_within_the_cache_lifetime() {
 }
 
 #[tokio::test]
-async fn repeated_failed_authentications_are_throttled() {
+async fn failed_authentications_lock_out_their_address_not_the_client_elsewhere() {
     let app = TestApp::start().await;
     let (id, secret) = app.client(&["read"]);
     let grant = "?grant_type=client_credentials";
+    let elsewhere = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().expect("address"))
+        .build()
+        .expect("client on 127.0.0.2");
+    let from_elsewhere = |secret: String| {
+        let request = elsewhere
+            .post(format!("{}{grant}", app.url(TOKEN_PATH)))
+            .basic_auth(&id, Some(secret));
+        async move {
+            let response = request.send().await.expect("token request");
+            let retry_after = response.headers().get("retry-after").cloned();
+            let (status, body) = status_and_json("POST", response).await;
+            (status, body, retry_after)
+        }
+    };
     for _ in 0..5 {
-        let (status, _, _) = token_request(&app, Some((&id, "guess")), grant, &[]).await;
+        let (status, _, _) = from_elsewhere("guess".to_owned()).await;
         assert_eq!(status, 401);
     }
-    let (status, body, headers) = token_request(&app, Some((&id, &secret)), grant, &[]).await;
-    assert_eq!(status, 429, "locked out even with the right secret: {body}");
-    assert_eq!(headers["retry-after"], "60");
+    let (status, body, retry_after) = from_elsewhere(secret.clone()).await;
+    assert_eq!(status, 429, "that address is locked out: {body}");
+    assert_eq!(body["error"], "temporarily_unavailable", "OAuth's JSON: {body}");
+    assert_eq!(retry_after.expect("Retry-After"), "60");
+
+    let (status, body, _) = token_request(&app, Some((&id, &secret)), grant, &[]).await;
+    assert_eq!(status, 200, "the right secret from another address gets in: {body}");
+}
+
+#[tokio::test]
+async fn percent_encoded_basic_credentials_are_decoded_as_rfc_6749_says() {
+    let app = TestApp::start().await;
+    let (id, secret) = app.client(&["read"]);
+    // openid-client's client_secret_basic: each part form-urlencoded, `-_.~` included
+    // (ids and secrets are base64url). Any character may be encoded, so the secret is
+    // encoded whole, to hold an encoded character whatever the random draw.
+    let encode = |value: &str, keep_alphanumerics: bool| -> String {
+        value
+            .bytes()
+            .map(|b| match b {
+                b if keep_alphanumerics && b.is_ascii_alphanumeric() => char::from(b).to_string(),
+                other => format!("%{other:02X}"),
+            })
+            .collect()
+    };
+    let (encoded_id, encoded_secret) = (encode(&id, true), encode(&secret, false));
+    let grant = "?grant_type=client_credentials";
+    let (status, body, _) = token_request(
+        &app,
+        Some((&encoded_id, &encoded_secret)),
+        grant,
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body, _) = token_request(&app, Some((&id, &secret)), grant, &[]).await;
+    assert_eq!(status, 200, "unencoded credentials still work: {body}");
+}
+
+#[tokio::test]
+async fn a_failure_behind_the_token_endpoint_is_a_server_error_not_an_outage() {
+    let app = TestApp::start().await;
+    let (id, secret) = app.client(&["read"]);
+    // A statement that fails for its own sake: the table it writes is gone.
+    app.db
+        .connect()
+        .batch_execute("DROP TABLE oauth_tokens")
+        .expect("drop");
+    let (status, body, headers) = token_request(
+        &app,
+        Some((&id, &secret)),
+        "?grant_type=client_credentials",
+        &[],
+    )
+    .await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["error"], "server_error");
+    assert!(!headers.contains_key("retry-after"));
+    assert!(!body.to_string().contains("oauth_tokens"), "nothing internal: {body}");
+}
+
+#[tokio::test]
+async fn an_unreachable_database_at_the_token_endpoint_is_temporarily_unavailable() {
+    let app = TestApp::start_with(|config| {
+        config.database.database_url.database_url =
+            "postgres://billing@127.0.0.1:1/billing".parse().expect("url");
+        config.database.db_pool_timeout_ms = 300;
+    })
+    .await;
+    let (status, body, headers) = token_request(
+        &app,
+        Some(("some-client", "some-secret")),
+        "?grant_type=client_credentials",
+        &[],
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert_eq!(headers["retry-after"], "2");
+}
+
+/// Sends `head` and an empty line over a plain TCP connection; returns the answer's status.
+async fn raw_status(app: &TestApp, head: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(address).await.expect("connect");
+    let request = format!("{head}Host: test\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("read");
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or_else(|| panic!("an HTTP answer: {answer}"))
+}
+
+#[tokio::test]
+async fn more_than_one_authorization_header_is_a_400_in_either_order() {
+    let app = TestApp::start().await;
+    seed_customer(&app);
+    let token = app.token(&["read"]).await;
+    let path = format!("/v2/billing{BILLS}");
+    for (first, second) in [(token.as_str(), "garbage"), ("garbage", token.as_str())] {
+        let head = format!(
+            "GET {path} HTTP/1.1\r\nAuthorization: Bearer {first}\r\nAuthorization: Bearer {second}\r\n"
+        );
+        assert_eq!(raw_status(&app, &head).await, 400, "{first} then {second}");
+    }
+    let head = format!("GET {path} HTTP/1.1\r\nAuthorization: Bearer {token}\r\n");
+    assert_eq!(raw_status(&app, &head).await, 200, "one header is served");
+    let head = format!("POST {TOKEN_PATH}?grant_type=client_credentials HTTP/1.1\r\nAuthorization: Basic YTpi\r\nAuthorization: Basic Yzpk\r\nContent-Length: 0\r\n");
+    assert_eq!(raw_status(&app, &head).await, 400, "at the token endpoint too");
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_matched_without_regard_to_case() {
+    let app = TestApp::start().await;
+    seed_customer(&app);
+    let token = app.token(&["read"]).await;
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let response = app
+            .http
+            .get(app.api(BILLS))
+            .header("Authorization", format!("{scheme} {token}"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200, "{scheme}");
+    }
+}
+
+/// The customer of `BILLS`, with no bills.
+fn seed_customer(app: &TestApp) {
+    app.db
+        .connect()
+        .batch_execute("INSERT INTO customers (id_type, code, name) VALUES ('CLIENT_CODE', 1001, 'Test')")
+        .expect("customer");
 }
 
 #[tokio::test]
