@@ -34,7 +34,7 @@ test: ## Start PostgreSQL if needed and run every test
 contract: $(SCHEMATHESIS) ## schemathesis against the live server with every check (CONTRACT_EXAMPLES=300)
 	scripts/contract.sh $(SCHEMATHESIS)
 
-bench: ## Benchmark against PostgreSQL's own limit into bench/results/ (BENCH_ARGS="--scale 10", "--smoke")
+bench: ## Benchmark against PostgreSQL's own limit into target/bench/ (BENCH_ARGS="--scale 10", "--smoke", "--out DIR")
 	cargo build --release -p billing-impl --bin billing
 	python3 bench/bench.py $(BENCH_ARGS)
 

@@ -92,9 +92,13 @@ enum Command {
 /// For the benchmark.
 #[derive(Debug, Subcommand)]
 enum BenchAction {
-    /// Print the statement the server sends for a customer's first page of bills, with
-    /// the values of its parameters, one per line after it: pgbench runs the same.
-    BillsSql,
+    /// Print the statements the server sends for the main shapes of a page of bills, one
+    /// per line: the shape, a tab, the statement and the values of its parameters. The
+    /// benchmark prints their plans.
+    Statements,
+    /// Print, as JSON, the pool size and HTTP workers `billing serve` would use with this
+    /// environment.
+    Settings,
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,14 +163,47 @@ fn run(command: Command) -> Result<(), SetupError> {
             Ok(())
         }
         Command::Bench {
-            action: BenchAction::BillsSql,
+            action: BenchAction::Statements,
         } => {
-            let filter = InvoiceFilter {
+            let first_page = InvoiceFilter {
                 limit: 20,
                 ..InvoiceFilter::default()
             };
-            let query = db::invoices::page_query("CLIENT_CODE", 1_000_001, &filter);
-            println!("{}", diesel::debug_query::<diesel::pg::Pg, _>(&query));
+            let shapes = [
+                ("first page", first_page.clone()),
+                (
+                    "first page of a group",
+                    InvoiceFilter {
+                        billing_group: Some("G1".to_owned()),
+                        ..first_page.clone()
+                    },
+                ),
+                (
+                    "page at offset 5,000",
+                    InvoiceFilter {
+                        offset: 5_000,
+                        ..first_page
+                    },
+                ),
+            ];
+            for (shape, filter) in shapes {
+                let query = db::invoices::page_query("CLIENT_CODE", 1_000_001, &filter);
+                println!(
+                    "{shape}\t{}",
+                    diesel::debug_query::<diesel::pg::Pg, _>(&query)
+                );
+            }
+            Ok(())
+        }
+        Command::Bench {
+            action: BenchAction::Settings,
+        } => {
+            let config = ServeConfig::from_args(std::iter::empty::<String>())?;
+            let settings = serde_json::json!({
+                "pool_size": config.database.pool_size(),
+                "workers": config.server.worker_count(),
+            });
+            println!("{settings}");
             Ok(())
         }
         Command::Clients { database, action } => {

@@ -198,13 +198,14 @@ async fn the_original_contract_s_delete_names_the_group_in_the_query() {
     let (status, body) =
         common::status_and_json("DELETE", delete("?groupId=HQ").await.expect("delete")).await;
     assert_eq!(status, 409, "HQ holds invoices: {body}");
-    let (status, body) =
-        common::status_and_json("DELETE", delete("").await.expect("delete")).await;
+    let (status, body) = common::status_and_json("DELETE", delete("").await.expect("delete")).await;
     assert_eq!(status, 400, "{body}");
     assert_error_body(&body, 400);
-    assert!(body["error"]["developerMessage"]
-        .as_str()
-        .is_some_and(|message| message.contains("`groupId`")));
+    assert!(
+        body["error"]["developerMessage"]
+            .as_str()
+            .is_some_and(|message| message.contains("`groupId`"))
+    );
 }
 
 #[tokio::test]
@@ -216,7 +217,10 @@ async fn a_deployment_serves_the_api_under_its_own_base_path() {
     common::seed_demo(&app);
     let token = app.token(&["read"]).await;
     let (status, body) = app
-        .get(&app.url(&format!("/v2/tigo/b2b/hn/billing{GROUPS_1001}")), &token)
+        .get(
+            &app.url(&format!("/v2/tigo/b2b/hn/billing{GROUPS_1001}")),
+            &token,
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert!(group_ids(&body).contains(&"HQ"));
@@ -227,7 +231,11 @@ async fn a_deployment_serves_the_api_under_its_own_base_path() {
         .send()
         .await
         .expect("request");
-    assert_eq!(response.status(), 404, "nothing under the spec's default then");
+    assert_eq!(
+        response.status(),
+        404,
+        "nothing under the spec's default then"
+    );
 }
 
 #[tokio::test]

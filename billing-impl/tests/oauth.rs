@@ -344,11 +344,17 @@ async fn failed_authentications_lock_out_their_address_not_the_client_elsewhere(
     }
     let (status, body, retry_after) = from_elsewhere(secret.clone()).await;
     assert_eq!(status, 429, "that address is locked out: {body}");
-    assert_eq!(body["error"], "temporarily_unavailable", "OAuth's JSON: {body}");
+    assert_eq!(
+        body["error"], "temporarily_unavailable",
+        "OAuth's JSON: {body}"
+    );
     assert_eq!(retry_after.expect("Retry-After"), "60");
 
     let (status, body, _) = token_request(&app, Some((&id, &secret)), grant, &[]).await;
-    assert_eq!(status, 200, "the right secret from another address gets in: {body}");
+    assert_eq!(
+        status, 200,
+        "the right secret from another address gets in: {body}"
+    );
 }
 
 #[tokio::test]
@@ -369,13 +375,8 @@ async fn percent_encoded_basic_credentials_are_decoded_as_rfc_6749_says() {
     };
     let (encoded_id, encoded_secret) = (encode(&id, true), encode(&secret, false));
     let grant = "?grant_type=client_credentials";
-    let (status, body, _) = token_request(
-        &app,
-        Some((&encoded_id, &encoded_secret)),
-        grant,
-        &[],
-    )
-    .await;
+    let (status, body, _) =
+        token_request(&app, Some((&encoded_id, &encoded_secret)), grant, &[]).await;
     assert_eq!(status, 200, "{body}");
     let (status, body, _) = token_request(&app, Some((&id, &secret)), grant, &[]).await;
     assert_eq!(status, 200, "unencoded credentials still work: {body}");
@@ -400,14 +401,18 @@ async fn a_failure_behind_the_token_endpoint_is_a_server_error_not_an_outage() {
     assert_eq!(status, 500, "{body}");
     assert_eq!(body["error"], "server_error");
     assert!(!headers.contains_key("retry-after"));
-    assert!(!body.to_string().contains("oauth_tokens"), "nothing internal: {body}");
+    assert!(
+        !body.to_string().contains("oauth_tokens"),
+        "nothing internal: {body}"
+    );
 }
 
 #[tokio::test]
 async fn an_unreachable_database_at_the_token_endpoint_is_temporarily_unavailable() {
     let app = TestApp::start_with(|config| {
-        config.database.database_url.database_url =
-            "postgres://billing@127.0.0.1:1/billing".parse().expect("url");
+        config.database.database_url.database_url = "postgres://billing@127.0.0.1:1/billing"
+            .parse()
+            .expect("url");
         config.database.db_pool_timeout_ms = 300;
     })
     .await;
@@ -427,7 +432,9 @@ async fn an_unreachable_database_at_the_token_endpoint_is_temporarily_unavailabl
 async fn raw_status(app: &TestApp, head: &str) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let address = app.base.trim_start_matches("http://").to_owned();
-    let mut stream = tokio::net::TcpStream::connect(address).await.expect("connect");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
     let request = format!("{head}Host: test\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.expect("send");
     let mut answer = String::new();
@@ -453,8 +460,14 @@ async fn more_than_one_authorization_header_is_a_400_in_either_order() {
     }
     let head = format!("GET {path} HTTP/1.1\r\nAuthorization: Bearer {token}\r\n");
     assert_eq!(raw_status(&app, &head).await, 200, "one header is served");
-    let head = format!("POST {TOKEN_PATH}?grant_type=client_credentials HTTP/1.1\r\nAuthorization: Basic YTpi\r\nAuthorization: Basic Yzpk\r\nContent-Length: 0\r\n");
-    assert_eq!(raw_status(&app, &head).await, 400, "at the token endpoint too");
+    let head = format!(
+        "POST {TOKEN_PATH}?grant_type=client_credentials HTTP/1.1\r\nAuthorization: Basic YTpi\r\nAuthorization: Basic Yzpk\r\nContent-Length: 0\r\n"
+    );
+    assert_eq!(
+        raw_status(&app, &head).await,
+        400,
+        "at the token endpoint too"
+    );
 }
 
 #[tokio::test]
@@ -478,7 +491,9 @@ async fn the_bearer_scheme_is_matched_without_regard_to_case() {
 fn seed_customer(app: &TestApp) {
     app.db
         .connect()
-        .batch_execute("INSERT INTO customers (id_type, code, name) VALUES ('CLIENT_CODE', 1001, 'Test')")
+        .batch_execute(
+            "INSERT INTO customers (id_type, code, name) VALUES ('CLIENT_CODE', 1001, 'Test')",
+        )
         .expect("customer");
 }
 

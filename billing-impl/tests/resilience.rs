@@ -281,7 +281,10 @@ fn terminated_connections_and_a_restart_fail_no_request_that_starts_afterwards()
         failed(&after_restart),
     );
     // A delete of a group whose create fell in the restart may find no group: 404.
-    assert!(after_terminate.len() > 10 && after_restart.len() > 10, "load went on");
+    assert!(
+        after_terminate.len() > 10 && after_restart.len() > 10,
+        "load went on"
+    );
     assert_eq!(failed(&after_terminate), 0, "{after_terminate:?}");
     assert_eq!(failed(&after_restart), 0, "{after_restart:?}");
 }
@@ -329,9 +332,17 @@ fn an_exhausted_pool_answers_every_waiter_by_the_pool_timeout_and_the_rest_at_on
         .map(|i| {
             let (url, token) = (format!("{}{BILLS}", server.base), token.clone());
             thread::spawn(move || {
-                let token = if i == 40 { "unknown-token".to_owned() } else { token };
+                let token = if i == 40 {
+                    "unknown-token".to_owned()
+                } else {
+                    token
+                };
                 let started = Instant::now();
-                let response = client().get(url).bearer_auth(token).send().expect("request");
+                let response = client()
+                    .get(url)
+                    .bearer_auth(token)
+                    .send()
+                    .expect("request");
                 let retry_after = response.headers().contains_key("retry-after");
                 (response.status().as_u16(), retry_after, started.elapsed())
             })
@@ -339,23 +350,41 @@ fn an_exhausted_pool_answers_every_waiter_by_the_pool_timeout_and_the_rest_at_on
         .collect();
     thread::sleep(Duration::from_millis(100));
     let started = Instant::now();
-    let health = http.get(format!("{}/health", server.base)).send().expect("health");
+    let health = http
+        .get(format!("{}/health", server.base))
+        .send()
+        .expect("health");
     let health_took = started.elapsed();
     let started = Instant::now();
-    let no_token = http.get(format!("{}{BILLS}", server.base)).send().expect("request");
+    let no_token = http
+        .get(format!("{}{BILLS}", server.base))
+        .send()
+        .expect("request");
     let no_token_took = started.elapsed();
-    let answers: Vec<(u16, bool, Duration)> =
-        waiters.into_iter().map(|w| w.join().expect("waiter")).collect();
+    let answers: Vec<(u16, bool, Duration)> = waiters
+        .into_iter()
+        .map(|w| w.join().expect("waiter"))
+        .collect();
 
-    let slowest = answers.iter().map(|(_, _, took)| *took).max().unwrap_or_default();
+    let slowest = answers
+        .iter()
+        .map(|(_, _, took)| *took)
+        .max()
+        .unwrap_or_default();
     eprintln!(
         "41 waiters: {} answered 503, slowest {slowest:?}; /health {health_took:?}, no token {no_token_took:?}",
-        answers.iter().filter(|(status, _, _)| *status == 503).count()
+        answers
+            .iter()
+            .filter(|(status, _, _)| *status == 503)
+            .count()
     );
     assert_eq!(health.status(), 200);
     assert_eq!(no_token.status(), 401);
     for (status, retry_after, _) in &answers {
-        assert!(*status == 503 && *retry_after, "503 with Retry-After: {answers:?}");
+        assert!(
+            *status == 503 && *retry_after,
+            "503 with Retry-After: {answers:?}"
+        );
     }
     // Each waiter is answered at its 500 ms deadline, however many wait with it.
     assert!(slowest < Duration::from_millis(1000), "{answers:?}");
