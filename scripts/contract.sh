@@ -11,7 +11,7 @@ source "$root/scripts/demo-server.sh"
 cargo build --quiet --release -p billing-impl --bin billing
 billing="$root/target/release/billing"
 demo_server "$billing" contract RUST_LOG=warn BILLING_AUTH_MAX_FAILURES=1000000
-credentials=$("$billing" clients create --name contract --scopes read,write)
+credentials=$("$billing" clients create --name contract --scopes read,write --all-customers)
 token=$(curl -sf -u "$(json_field "$credentials" client_id):$(json_field "$credentials" client_secret)" \
     -X POST "$base/oauth/client_credential/accesstoken?grant_type=client_credentials")
 

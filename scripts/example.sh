@@ -8,7 +8,7 @@ source "$root/scripts/demo-server.sh"
 cargo build --quiet -p billing-impl --bin billing --example list_bills
 billing="$root/target/debug/billing"
 demo_server "$billing" example
-credentials=$("$billing" clients create --name example --scopes read)
+credentials=$("$billing" clients create --name example --scopes read --all-customers)
 
 BILLING_URL=$base CLIENT_ID=$(json_field "$credentials" client_id) \
     CLIENT_SECRET=$(json_field "$credentials" client_secret) \

@@ -18,7 +18,7 @@ credentials="$root/.pgdata/demo-client.json"
 mkdir -p "$(dirname "$credentials")"
 field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$credentials" "$1"; }
 if [ ! -s "$credentials" ] || ! "$billing" clients list | grep -q "\"$(field client_id)\""; then
-    "$billing" clients create --name "demo (make run)" --scopes read,write > "$credentials"
+    "$billing" clients create --name "demo (make run)" --scopes read,write --all-customers > "$credentials"
 fi
 client_id=$(field client_id)
 client_secret=$(field client_secret)

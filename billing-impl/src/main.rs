@@ -7,7 +7,7 @@ use std::{
 };
 
 use billing_impl::{
-    auth,
+    auth::{self, clients::CustomerGrant, scope::CustomerName},
     config::{DatabaseUrl, ServeConfig},
     db::{self, SetupError, invoices::InvoiceFilter},
     seed, server,
@@ -74,6 +74,24 @@ enum Command {
         #[arg(long, default_value_t = 1_000_001)]
         first_id: u32,
     },
+    /// Manage the keys that sign access tokens.
+    Keys {
+        #[command(flatten)]
+        database: DatabaseUrl,
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Print the audit trail of a customer's billing groups as JSON lines, oldest first.
+    Audit {
+        #[command(flatten)]
+        database: DatabaseUrl,
+        /// The customer, as ID_TYPE:CODE.
+        #[arg(long)]
+        customer: CustomerName,
+        /// Only the changes from this day on (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        since: Option<chrono::NaiveDate>,
+    },
     /// Tools of `make bench`.
     #[command(hide = true)]
     Bench {
@@ -103,8 +121,9 @@ enum BenchAction {
 
 #[derive(Debug, Subcommand)]
 enum ClientsAction {
-    /// Register a client; prints {"client_id", "client_secret", "scopes"}: the only time
-    /// the secret is shown.
+    /// Register a client; prints {"client_id", "client_secret", "scopes", "customers"}: the
+    /// only time the secret is shown. Say which customers it serves: --customers for a
+    /// partner, --all-customers for a first-party client.
     Create {
         /// A name for the client, shown as `application_name` in token answers.
         #[arg(long)]
@@ -112,11 +131,49 @@ enum ClientsAction {
         /// Scopes the client may hold, comma-separated: read, write.
         #[arg(long, value_delimiter = ',', default_value = "read")]
         scopes: Vec<String>,
+        /// The customers a partner serves, comma-separated ID_TYPE:CODE.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            required_unless_present = "all_customers",
+            conflicts_with = "all_customers"
+        )]
+        customers: Vec<CustomerName>,
+        /// The client serves every customer (the self-care app's own back end).
+        #[arg(long)]
+        all_customers: bool,
     },
-    /// List the clients as JSON.
+    /// Grant a partner client more customers (ID_TYPE:CODE); within
+    /// BILLING_TOKEN_CACHE_SECONDS on every instance.
+    Grant {
+        client_id: String,
+        #[arg(required = true)]
+        customers: Vec<CustomerName>,
+    },
+    /// Take customers (ID_TYPE:CODE) from a partner client; within
+    /// BILLING_TOKEN_CACHE_SECONDS on every instance.
+    Ungrant {
+        client_id: String,
+        #[arg(required = true)]
+        customers: Vec<CustomerName>,
+    },
+    /// List the clients, with their scopes and customers, as JSON.
     List,
     /// Revoke a client: its tokens are refused within BILLING_TOKEN_CACHE_SECONDS.
     Revoke { client_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysAction {
+    /// Add a signing key: it signs new tokens on every instance within
+    /// BILLING_TOKEN_CACHE_SECONDS; tokens under the older keys stay valid until they expire.
+    Rotate,
+    /// Retire a key: tokens it signed are refused on every instance within
+    /// BILLING_TOKEN_CACHE_SECONDS (retire it once they have expired, BILLING_TOKEN_TTL_SECONDS
+    /// after a rotation).
+    Retire { key_id: i32 },
+    /// List the keys (never their secrets) as JSON.
+    List,
 }
 
 fn main() -> ExitCode {
@@ -209,9 +266,32 @@ fn run(command: Command) -> Result<(), SetupError> {
         Command::Clients { database, action } => {
             let mut conn = connect(&database)?;
             let output = match action {
-                ClientsAction::Create { name, scopes } => {
-                    serde_json::to_string(&auth::clients::create(&mut conn, &name, &scopes)?)?
+                ClientsAction::Create {
+                    name,
+                    scopes,
+                    customers,
+                    all_customers,
+                } => {
+                    let customers = if all_customers {
+                        CustomerGrant::All
+                    } else {
+                        CustomerGrant::Only(customers)
+                    };
+                    let client = auth::clients::create(&mut conn, &name, &scopes, &customers)?;
+                    serde_json::to_string(&client)?
                 }
+                ClientsAction::Grant {
+                    client_id,
+                    customers,
+                } => serde_json::to_string(&auth::clients::grant(
+                    &mut conn, &client_id, &customers,
+                )?)?,
+                ClientsAction::Ungrant {
+                    client_id,
+                    customers,
+                } => serde_json::to_string(&auth::clients::ungrant(
+                    &mut conn, &client_id, &customers,
+                )?)?,
                 ClientsAction::List => {
                     serde_json::to_string_pretty(&auth::clients::list(&mut conn)?)?
                 }
@@ -221,6 +301,48 @@ fn run(command: Command) -> Result<(), SetupError> {
                 }
             };
             println!("{output}");
+            Ok(())
+        }
+        Command::Keys { database, action } => {
+            let mut conn = connect(&database)?;
+            let output = match action {
+                KeysAction::Rotate => {
+                    let key_id = db::token_keys::insert(&mut conn, &auth::secrets::new_key()?)?;
+                    format!("key {key_id} signs from now on")
+                }
+                KeysAction::Retire { key_id } => {
+                    let live = db::token_keys::live(&mut conn)?;
+                    if live.iter().all(|key| key.key_id == key_id) {
+                        return Err("that is the last live key: rotate first".into());
+                    }
+                    if !db::token_keys::retire(&mut conn, key_id)? {
+                        return Err(format!("no live key {key_id}").into());
+                    }
+                    format!("key {key_id} retired")
+                }
+                KeysAction::List => {
+                    serde_json::to_string_pretty(&db::token_keys::list(&mut conn)?)?
+                }
+            };
+            println!("{output}");
+            Ok(())
+        }
+        Command::Audit {
+            database,
+            customer,
+            since,
+        } => {
+            let mut conn = connect(&database)?;
+            let key = db::customers::find_key(&mut conn, &customer.id_type, customer.code)?
+                .ok_or_else(|| format!("no customer {customer}"))?;
+            let since = since
+                .and_then(|day| day.and_hms_opt(0, 0, 0))
+                .map_or(chrono::DateTime::<chrono::Utc>::MIN_UTC, |start| {
+                    start.and_utc()
+                });
+            for record in db::audit::since(&mut conn, key, since)? {
+                println!("{}", serde_json::to_string(&record)?);
+            }
             Ok(())
         }
     }

@@ -30,9 +30,9 @@ pub struct RequestLimits {
 }
 
 /// Takes the client's `X-Request-ID` (at most 128 visible ASCII characters) or makes one,
-/// and sets it on the answer.
+/// and sets it on the request and on the answer.
 pub async fn request_id(
-    request: ServiceRequest,
+    mut request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = request
@@ -47,6 +47,8 @@ pub async fn request_id(
             let id = uuid::Uuid::new_v4().simple().to_string();
             HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("unknown"))
         });
+    // On the request too, for what is recorded of it (the audit trail of writes).
+    request.headers_mut().insert(REQUEST_ID, id.clone());
     let mut response = next.call(request).await?;
     response.headers_mut().insert(REQUEST_ID, id);
     Ok(response)

@@ -16,6 +16,7 @@ use crate::{
     api::BillingService,
     auth::{
         TokenVerifier,
+        keys::KeyRing,
         secrets::SecretVerifier,
         throttle::FailureThrottle,
         token_endpoint::{self, TOKEN_PATH, TokenIssuer},
@@ -30,7 +31,8 @@ use crate::{
 /// Tokens travel in headers and secrets in bodies, so neither reaches this line.
 const ACCESS_LOG: &str = r#"%a "%r" %s %b %Dms request_id=%{x-request-id}o"#;
 
-/// Threads that verify client secrets (19 MiB of memory each while they work).
+/// Threads that verify client secrets stored as Argon2id hashes before they were stored as
+/// digests (19 MiB of memory each while they work).
 const ARGON2_THREADS: usize = 2;
 
 /// A started server: the future that runs it, and the address it listens on.
@@ -43,8 +45,14 @@ pub struct Running {
 /// until SIGINT or SIGTERM, after which requests in flight get the configured time to
 /// finish.
 pub fn start(config: &ServeConfig, database: Database) -> io::Result<Running> {
+    let keys = KeyRing::new();
+    keys.keep_fresh(
+        database.clone(),
+        Duration::from_secs(config.auth.token_cache_seconds),
+    );
     let tokens = TokenVerifier::new(
         database.clone(),
+        keys.clone(),
         Duration::from_secs(config.auth.token_cache_seconds),
         config.server.realm.clone(),
     );
@@ -52,6 +60,7 @@ pub fn start(config: &ServeConfig, database: Database) -> io::Result<Running> {
     let issuer = web::Data::new(TokenIssuer {
         database: database.clone(),
         secrets: SecretVerifier::new(ARGON2_THREADS).map_err(io::Error::other)?,
+        keys,
         throttle: FailureThrottle::new(
             config.auth.auth_max_failures,
             Duration::from_secs(config.auth.auth_lockout_seconds),

@@ -518,7 +518,7 @@ async fn a_dump_of_the_clients_and_tokens_holds_no_usable_secret_or_token() {
     );
     let dump = String::from_utf8_lossy(&dump.stdout);
     assert!(dump.contains(&id), "the dump is of the right tables");
-    assert!(dump.contains("$argon2id$"), "secrets are Argon2id hashes");
+    assert!(dump.contains("$sha256$"), "secrets are digests");
     assert!(!dump.contains(&secret), "no client secret in the dump");
     assert!(!dump.contains(&token), "no access token in the dump");
 }
@@ -539,7 +539,7 @@ fn store_token(app: &TestApp, token: &str, client_id: &str) {
 async fn an_unknown_token_is_remembered_as_unknown_for_the_cache_lifetime() {
     let app = TestApp::with_demo_data().await;
     let (id, _) = app.client(&["read"]);
-    let token = "made-up-token-0123456789abcdefghijklmnopqrstuvwxyz";
+    let token = &app.signed_unknown_token().await;
     let (status, body) = app.get(&app.api(BILLS), token).await;
     assert_eq!(status, 401);
     assert_error_body(&body, 401);
@@ -560,7 +560,7 @@ async fn an_unknown_token_is_remembered_as_unknown_for_the_cache_lifetime() {
 async fn requests_that_miss_the_cache_together_share_one_token_lookup() {
     let app = TestApp::with_demo_data().await;
     let (id, _) = app.client(&["read"]);
-    let token = "shared-lookup-token-0123456789abcdefghijklmnopqrstuvwxyz";
+    let token: &'static str = app.signed_unknown_token().await.leak();
     store_token(&app, token, &id);
     // Every token lookup waits behind this lock, where it can be counted.
     let mut locker = app.db.connect();
@@ -596,4 +596,149 @@ async fn requests_that_miss_the_cache_together_share_one_token_lookup() {
         let response = request.await.expect("task").expect("response");
         assert_eq!(response.status(), 200);
     }
+}
+
+/// Index and sequential scans of `oauth_tokens` so far, in PostgreSQL's statistics for the
+/// test's database. The server's connections are ended first: a backend reports what it
+/// did when it exits.
+fn token_table_reads(app: &TestApp) -> i64 {
+    let mut conn = app.db.connect();
+    diesel::sql_query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .execute(&mut conn)
+    .expect("end the server's connections");
+    std::thread::sleep(Duration::from_millis(300));
+    #[derive(diesel::QueryableByName)]
+    struct Reads {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        reads: i64,
+    }
+    diesel::sql_query(
+        "SELECT coalesce(idx_scan, 0) + coalesce(seq_scan, 0) AS reads
+         FROM pg_stat_user_tables WHERE relname = 'oauth_tokens'",
+    )
+    .get_result::<Reads>(&mut conn)
+    .expect("statistics")
+    .reads
+}
+
+#[tokio::test]
+async fn forged_tokens_are_refused_without_asking_the_database() {
+    let app = TestApp::start().await;
+    seed_customer(&app);
+    let token = app.token(&["read"]).await;
+    let before = token_table_reads(&app);
+    let forged: Vec<String> = (0..2_000)
+        .map(|i| {
+            // The shape of a real token, under the live key's id, with a MAC that is not.
+            let (key_id, _) = token.split_once('.').expect("KEY_ID.RANDOM.MAC");
+            format!(
+                "{key_id}.{}.{:0>43}",
+                auth::secrets::new_secret().expect("random"),
+                i
+            )
+        })
+        .collect();
+    for batch in forged.chunks(50) {
+        let answers = futures_util::future::join_all(
+            batch
+                .iter()
+                .map(|forged| app.http.get(app.api(BILLS)).bearer_auth(forged).send()),
+        )
+        .await;
+        for answer in answers {
+            assert_eq!(answer.expect("request").status(), 401);
+        }
+    }
+    let after = token_table_reads(&app);
+    assert_eq!(
+        after,
+        before,
+        "2,000 forged tokens read oauth_tokens {} times",
+        after - before
+    );
+
+    // The statistics do see a lookup: a real token new to the cache.
+    let fresh = app.token(&["read"]).await;
+    let before = token_table_reads(&app);
+    let (status, body) = app.get(&app.api(BILLS), &fresh).await;
+    assert_eq!(status, 200, "a token just issued works at once: {body}");
+    assert!(token_table_reads(&app) > before, "a real lookup is counted");
+}
+
+#[tokio::test]
+async fn a_token_signed_with_a_retired_key_is_refused() {
+    let app = TestApp::start().await;
+    seed_customer(&app);
+    let old = app.token(&["read"]).await;
+    let mut conn = app.db.connect();
+    let new_key =
+        billing_impl::db::token_keys::insert(&mut conn, &auth::secrets::new_key().expect("key"))
+            .expect("rotate");
+    // Every instance reads the keys again within the token cache's lifetime (1 s here).
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let new = app.token(&["read"]).await;
+    assert!(
+        new.starts_with(&format!("{new_key}.")),
+        "the new key signs: {new}"
+    );
+    assert_eq!(
+        app.get(&app.api(BILLS), &old).await.0,
+        200,
+        "the old key's tokens stay valid"
+    );
+    let (old_key, _) = old.split_once('.').expect("KEY_ID.RANDOM.MAC");
+    let old_key: i32 = old_key.parse().expect("key id");
+    assert!(billing_impl::db::token_keys::retire(&mut conn, old_key).expect("retire"));
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let (status, body) = app.get(&app.api(BILLS), &old).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(app.get(&app.api(BILLS), &new).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_client_whose_secret_is_an_argon2id_hash_gets_tokens_and_its_hash_is_upgraded() {
+    use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+    let app = TestApp::start().await;
+    let (id, secret) = app.client(&["read"]);
+    let salt = SaltString::generate(&mut OsRng);
+    let argon2 = argon2::Argon2::default()
+        .hash_password(secret.as_bytes(), &salt)
+        .expect("hash")
+        .to_string();
+    let stored = |conn: &mut diesel::PgConnection| -> String {
+        #[derive(diesel::QueryableByName)]
+        struct Hash {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            secret_hash: String,
+        }
+        diesel::sql_query("SELECT secret_hash FROM oauth_clients WHERE client_id = $1")
+            .bind::<diesel::sql_types::Text, _>(&id)
+            .get_result::<Hash>(conn)
+            .expect("client")
+            .secret_hash
+    };
+    let mut conn = app.db.connect();
+    diesel::sql_query("UPDATE oauth_clients SET secret_hash = $1 WHERE client_id = $2")
+        .bind::<diesel::sql_types::Text, _>(&argon2)
+        .bind::<diesel::sql_types::Text, _>(&id)
+        .execute(&mut conn)
+        .expect("store an Argon2id hash, as before");
+    let grant = "?grant_type=client_credentials";
+    let (status, body, _) = token_request(&app, Some((&id, "wrong")), grant, &[]).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        stored(&mut conn).starts_with("$argon2id$"),
+        "a wrong secret upgrades nothing"
+    );
+    let (status, body, _) = token_request(&app, Some((&id, &secret)), grant, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        stored(&mut conn).starts_with("$sha256$"),
+        "upgraded to a digest"
+    );
+    let (status, body, _) = token_request(&app, Some((&id, &secret)), grant, &[]).await;
+    assert_eq!(status, 200, "and the digest works: {body}");
 }

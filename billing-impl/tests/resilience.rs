@@ -33,8 +33,13 @@ fn prepare(url: &str) -> (String, String) {
     db::migrate(url).expect("migrate");
     let mut conn = PgConnection::establish(url).expect("connect");
     seed::demo(&mut conn).expect("demo data");
-    let client = auth::clients::create(&mut conn, "resilience", &["read".into(), "write".into()])
-        .expect("client");
+    let client = auth::clients::create(
+        &mut conn,
+        "resilience",
+        &["read".into(), "write".into()],
+        &auth::clients::CustomerGrant::All,
+    )
+    .expect("client");
     (client.client_id, client.client_secret)
 }
 
@@ -289,6 +294,14 @@ fn terminated_connections_and_a_restart_fail_no_request_that_starts_afterwards()
     assert_eq!(failed(&after_restart), 0, "{after_restart:?}");
 }
 
+/// A token signed with the cluster's newest key, which no one issued.
+fn signed_token(url: &str) -> String {
+    let mut conn = PgConnection::establish(url).expect("connect");
+    let keys = db::token_keys::live(&mut conn).expect("the signing keys");
+    let random = auth::secrets::new_secret().expect("random");
+    auth::keys::sign_with(&keys[0], &random).expect("a token")
+}
+
 #[derive(diesel::QueryableByName)]
 struct Terminated {
     #[diesel(sql_type = diesel::sql_types::Bool)]
@@ -327,16 +340,14 @@ fn an_exhausted_pool_answers_every_waiter_by_the_pool_timeout_and_the_rest_at_on
     let blocked = create_groups(&server, &token, "BLOCKED", 2);
     thread::sleep(Duration::from_millis(300));
 
-    // 40 reads wait together, and an unknown token's lookup with them.
+    // 40 reads wait together, and the lookup of a token signed here but unknown with them.
+    let unknown = signed_token(&cluster.url());
     let waiters: Vec<_> = (0..41)
         .map(|i| {
             let (url, token) = (format!("{}{BILLS}", server.base), token.clone());
+            let unknown = unknown.clone();
             thread::spawn(move || {
-                let token = if i == 40 {
-                    "unknown-token".to_owned()
-                } else {
-                    token
-                };
+                let token = if i == 40 { unknown } else { token };
                 let started = Instant::now();
                 let response = client()
                     .get(url)

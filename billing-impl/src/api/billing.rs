@@ -7,9 +7,8 @@ use billing_api::{
     models,
 };
 
-use super::{BillQuery, BillingService, CustomerRef};
+use super::{Authenticated, BillQuery, BillingService};
 use crate::{
-    auth::Caller,
     db::{self, amount::Amount, invoices::InvoiceRow},
     error::ApiError,
 };
@@ -17,7 +16,7 @@ use crate::{
 impl Billing for BillingService {
     async fn find_customer_bills_by_client_code(
         &self,
-        _caller: Arc<Caller>,
+        caller: Arc<Authenticated>,
         path_params: models::FindCustomerBillsByClientCodePathParams,
         query_params: models::FindCustomerBillsByClientCodeQueryParams,
     ) -> Result<FindCustomerBillsByClientCodeResponse, ApiError> {
@@ -30,7 +29,7 @@ impl Billing for BillingService {
             contract_number,
             status,
         } = query_params;
-        let customer = CustomerRef { id_type, code: id };
+        let customer = caller.customer(id_type, id)?;
         let filter = BillQuery {
             page_init,
             quantity,

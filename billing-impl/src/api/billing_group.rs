@@ -11,10 +11,9 @@ use billing_api::{
     models,
 };
 
-use super::{BillQuery, BillingService, CustomerRef, billing::bill_collection};
+use super::{Authenticated, BillQuery, BillingService, CustomerRef, billing::bill_collection};
 use crate::{
-    auth::Caller,
-    db::{self, billing_groups::Deleted},
+    db::{self, audit::Action, billing_groups::Deleted},
     error::ApiError,
 };
 
@@ -34,6 +33,7 @@ impl BillingService {
     /// Deletes the customer's group, in either form the contract names it.
     async fn delete_group(
         &self,
+        caller: Arc<Authenticated>,
         customer: CustomerRef,
         group_id: String,
     ) -> Result<models::BillingGroupRequest, ApiError> {
@@ -42,7 +42,12 @@ impl BillingService {
             .write(move |conn| {
                 let key = customer.key(conn)?;
                 match db::billing_groups::delete(conn, key, &group_id)? {
-                    Deleted::Group(group) => Ok(group),
+                    Deleted::Group(group) => {
+                        let change =
+                            caller.change(key, &group_id, Action::Delete, Some(&group), None);
+                        db::audit::record(conn, &change)?;
+                        Ok(group)
+                    }
                     Deleted::Missing => Err(no_group(&group_id)),
                     Deleted::StillHoldsInvoices => Err(ApiError::Conflict(format!(
                         "billing group `{group_id}` still holds invoices; move or remove them first"
@@ -57,7 +62,7 @@ impl BillingService {
 impl BillingGroup for BillingService {
     async fn find_customer_bills_by_client_code_and_billing_group(
         &self,
-        _caller: Arc<Caller>,
+        caller: Arc<Authenticated>,
         path_params: models::FindCustomerBillsByClientCodeAndBillingGroupPathParams,
         query_params: models::FindCustomerBillsByClientCodeAndBillingGroupQueryParams,
     ) -> Result<FindCustomerBillsByClientCodeAndBillingGroupResponse, ApiError> {
@@ -74,7 +79,7 @@ impl BillingGroup for BillingService {
             contract_number,
             status,
         } = query_params;
-        let customer = CustomerRef { id_type, code: id };
+        let customer = caller.customer(id_type, id)?;
         let filter = BillQuery {
             page_init,
             quantity,
@@ -105,11 +110,11 @@ impl BillingGroup for BillingService {
 
     async fn list_billing_groups(
         &self,
-        _caller: Arc<Caller>,
+        caller: Arc<Authenticated>,
         path_params: models::ListBillingGroupsPathParams,
     ) -> Result<ListBillingGroupsResponse, ApiError> {
         let models::ListBillingGroupsPathParams { id, id_type } = path_params;
-        let customer = CustomerRef { id_type, code: id };
+        let customer = caller.customer(id_type, id)?;
         let groups = self
             .database
             .read(move |conn| {
@@ -126,13 +131,13 @@ impl BillingGroup for BillingService {
 
     async fn create_billing_group(
         &self,
-        _caller: Arc<Caller>,
+        caller: Arc<Authenticated>,
         path_params: models::CreateBillingGroupPathParams,
         body: models::BillingGroupRequest,
     ) -> Result<CreateBillingGroupResponse, ApiError> {
         let models::CreateBillingGroupPathParams { id, id_type } = path_params;
         let models::BillingGroupRequest { address, group_id } = body;
-        let customer = CustomerRef { id_type, code: id };
+        let customer = caller.customer(id_type, id)?;
         let group = db::billing_groups::BillingGroup {
             // A uuid's 32 hex digits match the spec's groupId pattern.
             group_id: group_id.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()),
@@ -142,12 +147,16 @@ impl BillingGroup for BillingService {
             .database
             .write(move |conn| {
                 let key = customer.key(conn)?;
-                db::billing_groups::create(conn, key, &group)?.ok_or_else(|| {
+                let created = db::billing_groups::create(conn, key, &group)?.ok_or_else(|| {
                     ApiError::Conflict(format!(
                         "the customer already has a billing group `{}`",
                         group.group_id
                     ))
-                })
+                })?;
+                let change =
+                    caller.change(key, &created.group_id, Action::Create, None, Some(&created));
+                db::audit::record(conn, &change)?;
+                Ok::<_, ApiError>(created)
             })
             .await?;
         Ok(CreateBillingGroupResponse::Ok(group_model(created)))
@@ -155,20 +164,31 @@ impl BillingGroup for BillingService {
 
     async fn update_billing_group(
         &self,
-        _caller: Arc<Caller>,
+        caller: Arc<Authenticated>,
         path_params: models::UpdateBillingGroupPathParams,
         body: models::BillingGroupUpdate,
     ) -> Result<UpdateBillingGroupResponse, ApiError> {
         let models::UpdateBillingGroupPathParams { id, id_type } = path_params;
         let models::BillingGroupUpdate { address, group_id } = body;
-        let customer = CustomerRef { id_type, code: id };
+        let customer = caller.customer(id_type, id)?;
         let group = db::billing_groups::BillingGroup { group_id, address };
         let updated = self
             .database
             .write(move |conn| {
                 let key = customer.key(conn)?;
-                db::billing_groups::update_address(conn, key, &group)?
-                    .ok_or_else(|| no_group(&group.group_id))
+                let before = db::billing_groups::find_for_update(conn, key, &group.group_id)?
+                    .ok_or_else(|| no_group(&group.group_id))?;
+                let updated = db::billing_groups::update_address(conn, key, &group)?
+                    .ok_or_else(|| no_group(&group.group_id))?;
+                let change = caller.change(
+                    key,
+                    &group.group_id,
+                    Action::Update,
+                    Some(&before),
+                    Some(&updated),
+                );
+                db::audit::record(conn, &change)?;
+                Ok::<_, ApiError>(updated)
             })
             .await?;
         Ok(UpdateBillingGroupResponse::Ok(group_model(updated)))
@@ -176,7 +196,7 @@ impl BillingGroup for BillingService {
 
     async fn delete_billing_group(
         &self,
-        _caller: Arc<Caller>,
+        caller: Arc<Authenticated>,
         path_params: models::DeleteBillingGroupPathParams,
     ) -> Result<DeleteBillingGroupResponse, ApiError> {
         let models::DeleteBillingGroupPathParams {
@@ -184,23 +204,21 @@ impl BillingGroup for BillingService {
             id_type,
             group_id,
         } = path_params;
-        let deleted = self
-            .delete_group(CustomerRef { id_type, code: id }, group_id)
-            .await?;
+        let customer = caller.customer(id_type, id)?;
+        let deleted = self.delete_group(caller, customer, group_id).await?;
         Ok(DeleteBillingGroupResponse::Ok(deleted))
     }
 
     async fn delete_billing_group_by_query(
         &self,
-        _caller: Arc<Caller>,
+        caller: Arc<Authenticated>,
         path_params: models::DeleteBillingGroupByQueryPathParams,
         query_params: models::DeleteBillingGroupByQueryQueryParams,
     ) -> Result<DeleteBillingGroupByQueryResponse, ApiError> {
         let models::DeleteBillingGroupByQueryPathParams { id, id_type } = path_params;
         let models::DeleteBillingGroupByQueryQueryParams { group_id } = query_params;
-        let deleted = self
-            .delete_group(CustomerRef { id_type, code: id }, group_id)
-            .await?;
+        let customer = caller.customer(id_type, id)?;
+        let deleted = self.delete_group(caller, customer, group_id).await?;
         Ok(DeleteBillingGroupByQueryResponse::Ok(deleted))
     }
 }

@@ -17,8 +17,13 @@ use contract_runtime::WireEnum;
 
 use crate::{
     auth::{Caller, TokenVerifier},
-    db::{Database, invoices::InvoiceFilter},
+    db::{
+        self, Database,
+        audit::{self, Action},
+        invoices::InvoiceFilter,
+    },
     error::ApiError,
+    middleware::REQUEST_ID,
 };
 
 /// The server's state, shared by every worker: the database and the token verifier.
@@ -35,16 +40,66 @@ impl BillingService {
     }
 }
 
-impl Authentication for BillingService {
-    type Caller = Arc<Caller>;
-    type Error = ApiError;
+/// Who sent a request: the authenticated client, and the request's id.
+pub struct Authenticated {
+    pub client: Arc<Caller>,
+    pub request_id: String,
+}
 
-    async fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<Caller>, ApiError> {
-        self.tokens.verify(headers).await
+impl Authenticated {
+    /// The customer named by `id_type` and `id` when the caller serves it; else the very
+    /// refusal an unknown customer gets, so that no answer tells that it exists.
+    fn customer(&self, id_type: String, id: i64) -> Result<CustomerRef, ApiError> {
+        let customer = CustomerRef { id_type, code: id };
+        if self
+            .client
+            .customers
+            .serves(&customer.id_type, customer.code)
+        {
+            Ok(customer)
+        } else {
+            Err(customer.not_found())
+        }
     }
 
-    fn has_scope(caller: &Arc<Caller>, scope: &str) -> bool {
-        caller.has_scope(scope)
+    /// The record of a change to the group `group_id` of the customer `customer_id`.
+    fn change<'a>(
+        &'a self,
+        customer_id: i64,
+        group_id: &'a str,
+        action: Action,
+        before: Option<&db::billing_groups::BillingGroup>,
+        after: Option<&db::billing_groups::BillingGroup>,
+    ) -> audit::Change<'a> {
+        let json = |group: &db::billing_groups::BillingGroup| serde_json::json!({"groupId": group.group_id, "address": group.address});
+        audit::Change {
+            customer_id,
+            client_id: &self.client.client_id,
+            request_id: &self.request_id,
+            group_id,
+            action,
+            before: before.map(json),
+            after: after.map(json),
+        }
+    }
+}
+
+impl Authentication for BillingService {
+    type Caller = Arc<Authenticated>;
+    type Error = ApiError;
+
+    async fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<Authenticated>, ApiError> {
+        let client = self.tokens.verify(headers).await?;
+        let request_id = headers
+            .get(REQUEST_ID)
+            .and_then(|id| id.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Arc::new(Authenticated { client, request_id }))
+    }
+
+    fn has_scope(caller: &Arc<Authenticated>, scope: &str) -> bool {
+        caller.client.has_scope(scope)
     }
 
     fn insufficient_scope(&self, scope: &'static str) -> ApiError {

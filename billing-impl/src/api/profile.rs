@@ -7,20 +7,24 @@ use billing_api::{
     models,
 };
 
-use super::BillingService;
-use crate::{auth::Caller, db, error::ApiError};
+use super::{Authenticated, BillingService};
+use crate::{db, error::ApiError};
 
 impl Profile for BillingService {
     async fn get_client_account_general_info(
         &self,
-        _caller: Arc<Caller>,
+        caller: Arc<Authenticated>,
         path_params: models::GetClientAccountGeneralInfoPathParams,
     ) -> Result<GetClientAccountGeneralInfoResponse, ApiError> {
         let models::GetClientAccountGeneralInfoPathParams { msisdn } = path_params;
-        let profile = self
+        let found = self
             .database
             .read(move |conn| Ok::<_, ApiError>(db::subscribers::profile(conn, msisdn)?))
-            .await?
+            .await?;
+        // A subscriber of a customer the caller does not serve is answered as an unknown one.
+        let profile = found
+            .filter(|(id_type, code, _)| caller.client.customers.serves(id_type, *code))
+            .map(|(_, _, profile)| profile)
             .ok_or_else(|| ApiError::NotFound(format!("no subscriber with MSISDN {msisdn}")))?;
         let db::subscribers::ContractProfile {
             billing_address,

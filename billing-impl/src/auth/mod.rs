@@ -2,6 +2,8 @@
 //! check of bearer tokens on every operation.
 
 pub mod clients;
+pub mod keys;
+pub mod scope;
 pub mod secrets;
 pub mod throttle;
 pub mod token_endpoint;
@@ -12,6 +14,10 @@ use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use chrono::{DateTime, Utc};
 use moka::future::Cache;
 
+use self::{
+    keys::KeyRing,
+    scope::{CustomerName, CustomerScope},
+};
 use crate::{
     db::{self, Database, DbError},
     error::{ApiError, TokenProblem},
@@ -23,12 +29,13 @@ pub const SCOPES: [&str; 2] = ["read", "write"];
 /// Tokens the cache holds at most.
 const TOKEN_CACHE_CAPACITY: u64 = 100_000;
 
-/// An authenticated client and what its token grants.
+/// An authenticated client, what its token grants, and the customers it serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub client_id: String,
     pub scopes: Vec<String>,
     pub expires_at: DateTime<Utc>,
+    pub customers: CustomerScope,
 }
 
 impl Caller {
@@ -38,7 +45,8 @@ impl Caller {
     }
 }
 
-/// Checks bearer tokens: by their SHA-256 digest in the database, then from a bounded
+/// Checks bearer tokens: their MAC under the deployment's keys first (a token not signed
+/// here costs no lookup), then their SHA-256 digest in the database, then from a bounded
 /// cache for `token_cache_seconds`, so that a warm token costs no database round trip.
 /// A revoked client's tokens therefore stop working within that many seconds.
 ///
@@ -48,6 +56,7 @@ impl Caller {
 #[derive(Clone)]
 pub struct TokenVerifier {
     database: Database,
+    keys: KeyRing,
     /// The caller of each digest looked up, or `None` for a token the database does not
     /// know (or knows as expired).
     cache: Cache<[u8; 32], Option<Arc<Caller>>>,
@@ -56,13 +65,14 @@ pub struct TokenVerifier {
 
 impl TokenVerifier {
     /// A verifier whose cached answers live `cache_ttl`.
-    pub fn new(database: Database, cache_ttl: Duration, realm: String) -> Self {
+    pub fn new(database: Database, keys: KeyRing, cache_ttl: Duration, realm: String) -> Self {
         let cache = Cache::builder()
             .max_capacity(TOKEN_CACHE_CAPACITY)
             .time_to_live(cache_ttl)
             .build();
         Self {
             database,
+            keys,
             cache,
             realm,
         }
@@ -95,19 +105,40 @@ impl TokenVerifier {
             return Err(self.refused(TokenProblem::Malformed));
         }
         let token = bearer_token(header).ok_or_else(|| self.refused(TokenProblem::Malformed))?;
+        // A token this deployment did not sign is refused before any lookup or cache entry.
+        self.keys.ensure_loaded(&self.database).await?;
+        if !self.keys.recognises(token) {
+            return Err(self.refused(TokenProblem::Invalid));
+        }
         let digest = secrets::token_digest(token);
         let database = self.database.clone();
         let lookup = async move {
-            let grant = database
-                .read(move |conn| Ok::<_, DbError>(db::tokens::live_grant(conn, &digest)?))
-                .await?;
-            Ok::<_, DbError>(grant.map(|grant| {
-                Arc::new(Caller {
-                    client_id: grant.client_id,
-                    scopes: grant.scopes.split(' ').map(str::to_owned).collect(),
-                    expires_at: grant.expires_at,
+            database
+                .read(move |conn| {
+                    let Some(grant) = db::tokens::live_grant(conn, &digest)? else {
+                        return Ok::<_, DbError>(None);
+                    };
+                    // A partner's customers come with its token, and are cached with it: a
+                    // grant or an ungrant takes effect within the cache's lifetime.
+                    let customers = if grant.all_customers {
+                        CustomerScope::Every
+                    } else {
+                        let served = db::client_customers::served_by(conn, &grant.client_id)?;
+                        CustomerScope::only(
+                            served
+                                .into_iter()
+                                .map(|(id_type, code)| CustomerName { id_type, code })
+                                .collect(),
+                        )
+                    };
+                    Ok(Some(Arc::new(Caller {
+                        client_id: grant.client_id,
+                        scopes: grant.scopes.split(' ').map(str::to_owned).collect(),
+                        expires_at: grant.expires_at,
+                        customers,
+                    })))
                 })
-            }))
+                .await
         };
         // A failed lookup is not cached: the next request tries again.
         let caller = self

@@ -16,7 +16,8 @@ use serde::Serialize;
 
 use super::{
     SCOPES,
-    secrets::{self, SecretVerifier},
+    keys::KeyRing,
+    secrets::{self, SecretVerifier, Verdict},
     throttle::FailureThrottle,
 };
 use crate::db::{self, Database, DbError, clients::APPROVED};
@@ -29,6 +30,7 @@ pub const TOKEN_PATH: &str = "/oauth/client_credential/accesstoken";
 pub struct TokenIssuer {
     pub database: Database,
     pub secrets: SecretVerifier,
+    pub keys: KeyRing,
     pub throttle: FailureThrottle,
     pub token_ttl: Duration,
 }
@@ -322,15 +324,26 @@ async fn issue(
         .await
         .map_err(OAuthError::database)?;
     let hash = client.as_ref().map(|c| c.secret_hash.clone());
-    let verified = issuer.secrets.verify(credentials.secret, hash).await;
-    let client = client.filter(|c| verified && c.status == APPROVED);
-    let Some(client) = client else {
+    let verdict = issuer.secrets.verify(credentials.secret, hash).await;
+    let (Some(client), Verdict::Accepted { upgrade }) = (client, verdict) else {
         issuer.throttle.record_failure(&throttle_keys);
         return Err(OAuthError::invalid_client(credentials.by_basic));
     };
+    if client.status != APPROVED {
+        issuer.throttle.record_failure(&throttle_keys);
+        return Err(OAuthError::invalid_client(credentials.by_basic));
+    }
 
     let scopes = granted_scopes(parameters.get("scope"), &client.scopes)?;
-    let token = secrets::new_secret().map_err(OAuthError::server_error)?;
+    issuer
+        .keys
+        .ensure_loaded(&issuer.database)
+        .await
+        .map_err(OAuthError::database)?;
+    let random = secrets::new_secret().map_err(OAuthError::server_error)?;
+    let token = issuer.keys.sign(&random).ok_or_else(|| {
+        OAuthError::server_error("no live token-signing key: run `billing keys rotate`")
+    })?;
     let digest = secrets::token_digest(&token);
     let issued_at = Utc::now();
     let ttl = chrono::Duration::from_std(issuer.token_ttl).map_err(OAuthError::server_error)?;
@@ -341,6 +354,9 @@ async fn issue(
         .write(move |conn| {
             // The client's dead tokens go as it gets a new one: the table holds live tokens only.
             db::tokens::delete_expired(conn, &client_id, issued_at)?;
+            if let Some(digest) = &upgrade {
+                db::clients::set_secret_hash(conn, &client_id, digest)?;
+            }
             Ok(db::tokens::insert(
                 conn,
                 &digest,

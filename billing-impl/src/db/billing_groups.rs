@@ -37,6 +37,22 @@ pub fn exists(conn: &mut PgConnection, customer_id: i64, group_id: &str) -> Quer
     .get_result(conn)
 }
 
+/// The group, locked until the transaction ends; `None` when the customer has no such
+/// group.
+pub fn find_for_update(
+    conn: &mut PgConnection,
+    customer_id: i64,
+    group_id: &str,
+) -> QueryResult<Option<BillingGroup>> {
+    billing_groups::table
+        .filter(billing_groups::customer_id.eq(customer_id))
+        .filter(billing_groups::group_id.eq(group_id))
+        .select(BillingGroup::as_select())
+        .for_update()
+        .first(conn)
+        .optional()
+}
+
 /// Every group of the customer, by `group_id`.
 pub fn list(conn: &mut PgConnection, customer_id: i64) -> QueryResult<Vec<BillingGroup>> {
     billing_groups::table

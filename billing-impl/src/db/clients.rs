@@ -22,6 +22,8 @@ pub struct Client {
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Serves every customer (first-party), or only those granted to it.
+    pub all_customers: bool,
 }
 
 /// What the token endpoint needs to authenticate a client.
@@ -43,6 +45,7 @@ pub fn insert(
     name: &str,
     secret_hash: &str,
     scopes: &str,
+    all_customers: bool,
 ) -> QueryResult<Client> {
     diesel::insert_into(oauth_clients::table)
         .values((
@@ -50,6 +53,7 @@ pub fn insert(
             oauth_clients::name.eq(name),
             oauth_clients::secret_hash.eq(secret_hash),
             oauth_clients::scopes.eq(scopes),
+            oauth_clients::all_customers.eq(all_customers),
         ))
         .returning(Client::as_returning())
         .get_result(conn)
@@ -64,12 +68,33 @@ pub fn credentials(conn: &mut PgConnection, client_id: &str) -> QueryResult<Opti
         .optional()
 }
 
+/// The client, approved or not, without its secret hash.
+pub fn find(conn: &mut PgConnection, client_id: &str) -> QueryResult<Option<Client>> {
+    oauth_clients::table
+        .find(client_id)
+        .select(Client::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// Every client, oldest first.
 pub fn list(conn: &mut PgConnection) -> QueryResult<Vec<Client>> {
     oauth_clients::table
         .order(oauth_clients::created_at)
         .select(Client::as_select())
         .load(conn)
+}
+
+/// Stores the client's secret in a new form (its digest, in place of an Argon2id hash).
+pub fn set_secret_hash(
+    conn: &mut PgConnection,
+    client_id: &str,
+    secret_hash: &str,
+) -> QueryResult<()> {
+    diesel::update(oauth_clients::table.find(client_id))
+        .set(oauth_clients::secret_hash.eq(secret_hash))
+        .execute(conn)
+        .map(drop)
 }
 
 /// Revokes a client; `false` when there is no such client.

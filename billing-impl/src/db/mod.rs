@@ -3,13 +3,16 @@
 //! table holds its queries.
 
 pub mod amount;
+pub mod audit;
 pub mod billing_groups;
+pub mod client_customers;
 pub mod clients;
 pub mod customers;
 mod error;
 pub mod invoices;
 pub mod schema;
 pub mod subscribers;
+pub mod token_keys;
 pub mod tokens;
 
 use std::{
@@ -44,12 +47,12 @@ type DbPool = Pool<Manager>;
 /// Error of building a pool or migrating.
 pub type SetupError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A pooled connection, whether it must not be handed out again, and whether it has served
-/// before (a connection that died while it sat idle in the pool is found on its next use).
+/// A pooled connection, whether it must not be handed out again, and when it was opened
+/// (a connection that died while it sat idle in the pool is found on its next use).
 pub struct PooledPg {
     conn: PgConnection,
     broken: bool,
-    reused: bool,
+    opened: Instant,
 }
 
 /// diesel's connection manager, which cannot tell that PostgreSQL closed a connection,
@@ -67,7 +70,7 @@ impl ManageConnection for Manager {
         self.0.connect().map(|conn| PooledPg {
             conn,
             broken: false,
-            reused: false,
+            opened: Instant::now(),
         })
     }
 
@@ -150,8 +153,8 @@ struct Attempt<E> {
 /// replaced without failing a request. Reads are always retried so. A write runs in a
 /// transaction and is retried only when COMMIT was never sent, so that it provably did not
 /// take effect; when the connection is lost at COMMIT, the outcome is unknown and the
-/// request answers 503. A failure on a new connection is not retried: the database is
-/// down, not the connection.
+/// request answers 503. A failure on a connection opened for this very checkout is not
+/// retried: the database is down, not the connection.
 #[derive(Clone)]
 pub struct Database {
     pool: DbPool,
@@ -260,12 +263,14 @@ impl Database {
         F: FnMut(&mut PgConnection) -> Result<T, E>,
         E: WorkError,
     {
-        let wait = deadline.saturating_duration_since(Instant::now());
+        let checkout = Instant::now();
+        let wait = deadline.saturating_duration_since(checkout);
         let mut pooled = self.pool.get_timeout(wait).map_err(|error| Attempt {
             error: E::from(DbError::Unreachable(error.to_string())),
             retry: false,
         })?;
-        let reused = std::mem::replace(&mut pooled.reused, true);
+        // Opened before this checkout: it sat in the pool, where it may have died.
+        let was_idle = pooled.opened < checkout;
         let started = Instant::now();
         let (result, commit_sent) = match access {
             Access::Read => (work(&mut pooled.conn), false),
@@ -277,7 +282,7 @@ impl Database {
                 failure.note_elapsed(started.elapsed(), self.statement_timeout);
                 if matches!(failure, DbError::ConnectionLost(_)) {
                     pooled.broken = true;
-                    retry = reused && !commit_sent;
+                    retry = was_idle && !commit_sent;
                 }
             }
             Attempt { error, retry }

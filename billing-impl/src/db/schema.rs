@@ -1,6 +1,20 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    billing_group_audit (customer_id, audit_id) {
+        customer_id -> Int8,
+        audit_id -> Int8,
+        at -> Timestamptz,
+        client_id -> Text,
+        request_id -> Text,
+        group_id -> Text,
+        action -> Text,
+        before -> Nullable<Jsonb>,
+        after -> Nullable<Jsonb>,
+    }
+}
+
+diesel::table! {
     billing_groups (customer_id, group_id) {
         customer_id -> Int8,
         group_id -> Text,
@@ -64,6 +78,14 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamptz,
         revoked_at -> Nullable<Timestamptz>,
+        all_customers -> Bool,
+    }
+}
+
+diesel::table! {
+    oauth_client_customers (client_id, customer_id) {
+        client_id -> Text,
+        customer_id -> Int8,
     }
 }
 
@@ -90,16 +112,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    token_keys (key_id) {
+        key_id -> Int4,
+        secret -> Bytea,
+        created_at -> Timestamptz,
+        retired_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(billing_groups -> customers (customer_id));
 diesel::joinable!(invoices -> customers (customer_id));
+diesel::joinable!(oauth_client_customers -> customers (customer_id));
+diesel::joinable!(oauth_client_customers -> oauth_clients (client_id));
 diesel::joinable!(oauth_tokens -> oauth_clients (client_id));
 diesel::joinable!(subscribers -> customers (customer_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    billing_group_audit,
     billing_groups,
     customers,
     invoices,
+    oauth_client_customers,
     oauth_clients,
     oauth_tokens,
     subscribers,
+    token_keys,
 );

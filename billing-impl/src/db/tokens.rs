@@ -12,6 +12,8 @@ pub struct Grant {
     /// Space-separated.
     pub scopes: String,
     pub expires_at: DateTime<Utc>,
+    /// The client serves every customer; else only those granted to it.
+    pub all_customers: bool,
 }
 
 /// Records an issued token.
@@ -46,6 +48,7 @@ pub fn live_grant(conn: &mut PgConnection, token_hash: &[u8]) -> QueryResult<Opt
             oauth_tokens::client_id,
             oauth_tokens::scopes,
             oauth_tokens::expires_at,
+            oauth_clients::all_customers,
         ))
         .first(conn)
         .optional()

@@ -8,7 +8,11 @@ pub mod process;
 
 use std::{sync::OnceLock, time::Duration};
 
-use billing_impl::{auth, config::ServeConfig, db, seed, server};
+use billing_impl::{
+    auth::{self, clients::CustomerGrant},
+    config::ServeConfig,
+    db, seed, server,
+};
 use diesel::{Connection, PgConnection, RunQueryDsl, connection::SimpleConnection};
 use oauth2::{AuthUrl, ClientId, ClientSecret, Scope, TokenResponse, TokenUrl, basic::BasicClient};
 use serde_json::Value;
@@ -217,11 +221,18 @@ impl TestApp {
         format!("{}{}{path}", self.base, self.base_path)
     }
 
-    /// Registers a client with `scopes`; returns its id and secret.
+    /// Registers a first-party client (every customer) with `scopes`; returns its id and
+    /// secret.
     pub fn client(&self, scopes: &[&str]) -> (String, String) {
+        self.client_serving(scopes, CustomerGrant::All)
+    }
+
+    /// Registers a client with `scopes` that serves `customers`; returns its id and secret.
+    pub fn client_serving(&self, scopes: &[&str], customers: CustomerGrant) -> (String, String) {
         let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
         let client =
-            auth::clients::create(&mut self.db.connect(), "test client", &scopes).expect("client");
+            auth::clients::create(&mut self.db.connect(), "test client", &scopes, &customers)
+                .expect("client");
         (client.client_id, client.client_secret)
     }
 
@@ -250,6 +261,18 @@ impl TestApp {
             .await
             .expect("token from the token endpoint");
         token.access_token().secret().clone()
+    }
+
+    /// A token signed by the deployment's key, as the token endpoint signs them, but not
+    /// issued: the database does not know it.
+    pub async fn signed_unknown_token(&self) -> String {
+        let keys = auth::keys::KeyRing::new();
+        let database = db::Database::new(&serve_config(&self.db.url).database);
+        keys.refresh(&database)
+            .await
+            .expect("read the signing keys");
+        let random = auth::secrets::new_secret().expect("random");
+        keys.sign(&random).expect("a live signing key")
     }
 
     /// GET with a bearer token; returns status and JSON body, checked against the contract.
