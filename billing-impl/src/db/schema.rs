@@ -70,6 +70,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    oauth_client_customers (client_id, customer_id) {
+        client_id -> Text,
+        customer_id -> Int8,
+    }
+}
+
+diesel::table! {
     oauth_clients (client_id) {
         client_id -> Text,
         name -> Text,
@@ -79,13 +86,6 @@ diesel::table! {
         created_at -> Timestamptz,
         revoked_at -> Nullable<Timestamptz>,
         all_customers -> Bool,
-    }
-}
-
-diesel::table! {
-    oauth_client_customers (client_id, customer_id) {
-        client_id -> Text,
-        customer_id -> Int8,
     }
 }
 
