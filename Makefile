@@ -11,6 +11,9 @@ GEN := $(TOOLS)/openapi-generator-$(OPENAPI_GENERATOR_VERSION)/bin/openapi-gener
 SCHEMATHESIS_VERSION := 4.32.5
 HYPOTHESIS_VERSION := 6.170.17
 SCHEMATHESIS := $(TOOLS)/schemathesis-$(SCHEMATHESIS_VERSION)/bin/schemathesis
+# puppeteer-core, from the npm registry, for `make docs-check` (it drives Debian's chromium).
+PUPPETEER_VERSION := 25.16.0
+PUPPETEER := $(TOOLS)/puppeteer-core-$(PUPPETEER_VERSION)/node_modules/puppeteer-core
 # diesel's command line, for printing the schema.
 DIESEL_CLI_VERSION := 2.3.14
 DIESEL := $(TOOLS)/diesel_cli-$(DIESEL_CLI_VERSION)/bin/diesel
@@ -19,7 +22,7 @@ SCHEMA := billing-impl/src/db/schema.rs
 # The database: DATABASE_URL when set, else the checkout's private cluster (scripts/pg.sh).
 DB_URL = $$(scripts/database-url.sh)
 
-.PHONY: help run test contract bench generate check-generated check-contract-change schema check-schema lint example ci pg-stop
+.PHONY: help run test contract docs-check bench generate check-generated check-contract-change schema check-schema lint example ci pg-stop
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -33,6 +36,9 @@ test: ## Start PostgreSQL if needed and run every test
 
 contract: $(SCHEMATHESIS) ## schemathesis against the live server with every check (CONTRACT_EXAMPLES=300)
 	scripts/contract.sh $(SCHEMATHESIS)
+
+docs-check: $(PUPPETEER) ## The docs page in headless Chromium: every operation, the Authorize dialog, a screenshot in target/docs/
+	scripts/docs-check.sh $(TOOLS)/puppeteer-core-$(PUPPETEER_VERSION)/node_modules
 
 bench: ## Benchmark against PostgreSQL's own limit into target/bench/ (BENCH_ARGS="--scale 10", "--smoke", "--out DIR")
 	cargo build --release -p billing-impl --bin billing
@@ -67,7 +73,7 @@ lint: ## rustfmt and clippy, warnings as errors, on the hand-written crates
 example: ## Run the example client against a real server with the demo data
 	scripts/example.sh
 
-ci: check-generated check-contract-change check-schema lint test example contract ## What CI runs
+ci: check-generated check-contract-change check-schema lint test example contract docs-check ## What CI runs
 
 pg-stop: ## Stop the checkout's private PostgreSQL cluster
 	scripts/pg.sh stop
@@ -85,3 +91,7 @@ $(SCHEMATHESIS):
 $(DIESEL):
 	cargo install --quiet --locked diesel_cli --version $(DIESEL_CLI_VERSION) \
 		--no-default-features --features postgres --root $(TOOLS)/diesel_cli-$(DIESEL_CLI_VERSION)
+
+$(PUPPETEER):
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS)/puppeteer-core-$(PUPPETEER_VERSION) \
+		puppeteer-core@$(PUPPETEER_VERSION)

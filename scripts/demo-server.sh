@@ -16,7 +16,8 @@ demo_server() {
     local port
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     base="http://127.0.0.1:$port"
-    env "$@" "$billing" serve --listen "127.0.0.1:$port" &
+    # Its metrics are not needed, and leaving the admin port free lets it run beside `make run`.
+    env BILLING_ADMIN_LISTEN=off "$@" "$billing" serve --listen "127.0.0.1:$port" &
     demo_server_pid=$!
     for _ in $(seq 100); do curl -sf "$base/ready" >/dev/null && return 0; sleep 0.1; done
     echo "the server did not become ready" >&2

@@ -143,9 +143,51 @@ pub struct ServerConfig {
     #[arg(long, env = "BILLING_REQUEST_TIMEOUT_SECONDS", default_value_t = 15)]
     pub request_timeout_seconds: u64,
 
+    /// `scheme://host[:port]` that clients reach the server at, as the served spec names
+    /// it (`{basePath}/swagger.json`); by default the request's own. Set it behind a proxy,
+    /// and so that no request's `Host` header is reflected into the spec.
+    #[arg(long, env = "BILLING_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Address and port of the admin listener, which serves `GET /metrics` (Prometheus),
+    /// never where the API is; `off` for none, and then nothing is counted.
+    #[arg(long, env = "BILLING_ADMIN_LISTEN", default_value = "127.0.0.1:9898")]
+    pub admin_listen: AdminListen,
+
     /// The realm named in `WWW-Authenticate` challenges.
     #[arg(long, env = "BILLING_REALM", default_value = "billing")]
     pub realm: String,
+}
+
+/// Where the admin listener listens, if anywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminListen {
+    Off,
+    On(SocketAddr),
+}
+
+impl FromStr for AdminListen {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        if value.eq_ignore_ascii_case("off") {
+            return Ok(AdminListen::Off);
+        }
+        value
+            .parse()
+            .map(AdminListen::On)
+            .map_err(|_| format!("`{value}` is neither `off` nor an address and port"))
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// env_logger's text lines.
+    Text,
+    /// One JSON object a line: timestamp, level, target, message, and the fields of the
+    /// line (an access line's request id, operation, status, latency and client id).
+    Json,
 }
 
 impl ServerConfig {

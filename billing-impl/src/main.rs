@@ -8,7 +8,7 @@ use std::{
 
 use billing_impl::{
     auth::{self, clients::CustomerGrant, scope::CustomerName},
-    config::{DatabaseUrl, ServeConfig},
+    config::{DatabaseUrl, LogFormat, ServeConfig},
     db::{self, SetupError, invoices::InvoiceFilter},
     seed, server,
 };
@@ -25,6 +25,9 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 #[command(name = "billing", version, about = "The Selfcare API Billing server")]
 #[command(after_help = "Without a command, `billing` serves: `billing [serve options]`.")]
 struct Cli {
+    /// How log lines are written: text, or one JSON object a line.
+    #[arg(long, global = true, env = "BILLING_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -177,8 +180,14 @@ enum KeysAction {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    match run(Cli::parse_with_default().command) {
+    let cli = Cli::parse_with_default();
+    let mut logger =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    if cli.log_format == LogFormat::Json {
+        logger.format(billing_impl::logging::json_line);
+    }
+    logger.init();
+    match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             log::error!("{error}");
@@ -356,6 +365,17 @@ async fn serve(config: ServeConfig) -> Result<(), SetupError> {
     );
     let running = server::start(&config, db::Database::new(&config.database))?;
     log::info!("serving on http://{}", running.address);
+    if let Some((_, address)) = &running.admin {
+        log::info!("metrics on http://{address}/metrics");
+    }
+    let admin = running.admin.map(|(admin, _)| {
+        let handle = admin.handle();
+        actix_web::rt::spawn(admin);
+        handle
+    });
     running.server.await?;
+    if let Some(admin) = admin {
+        admin.stop(true).await;
+    }
     Ok(())
 }

@@ -1,10 +1,11 @@
 //! Request middleware: the request id every answer carries, the limits every request is
-//! held to before any handler runs, and `errorBody` answers in place of actix-web's own.
+//! held to before any handler runs, `errorBody` answers in place of actix-web's own, and
+//! what is counted and logged of every request.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::{
-    ResponseError,
+    HttpMessage, ResponseError,
     body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
     http::header::{self, HeaderName, HeaderValue},
@@ -12,7 +13,120 @@ use actix_web::{
     web,
 };
 
-use crate::error::ApiError;
+use crate::{error::ApiError, metrics::Metrics};
+
+/// The client a request was authenticated as, noted in its extensions for the access log.
+#[derive(Debug, Clone)]
+pub struct ClientId(pub String);
+
+/// What `observe` needs: the metrics, and how to name a request's operation.
+#[derive(Clone)]
+pub struct Observer {
+    pub metrics: Metrics,
+    /// The base path the API is served under.
+    pub base_path: String,
+    /// The path of the token endpoint.
+    pub token_path: &'static str,
+}
+
+impl Observer {
+    /// The name a request is counted under: the spec's operationId for an operation, else
+    /// `token`, `health`, `ready` or `unmatched`, never the path itself (whose ids would
+    /// make a label per customer).
+    fn operation(&self, method: &str, pattern: Option<&str>) -> &'static str {
+        let Some(pattern) = pattern else {
+            return "unmatched";
+        };
+        if pattern == self.token_path {
+            return "token";
+        }
+        match pattern {
+            "/health" => return "health",
+            "/ready" => return "ready",
+            _ => {}
+        }
+        let below_base = pattern.strip_prefix(self.base_path.as_str());
+        match below_base {
+            Some("/swagger.json" | "/swagger.yaml") => return "contract",
+            Some(path) if path.starts_with("/docs") => return "docs",
+            _ => {}
+        }
+        below_base
+            .and_then(|path| {
+                billing_api::server::OPERATIONS
+                    .iter()
+                    .find(|(verb, route, _)| {
+                        verb.eq_ignore_ascii_case(method) && same_route(route, path)
+                    })
+            })
+            .map_or("unmatched", |(_, _, operation)| operation)
+    }
+}
+
+/// Whether two route paths are the same but for the names of their parameters (the spec
+/// writes `{idType}` where the routes write `{id_type}`).
+fn same_route(spec: &str, route: &str) -> bool {
+    let placeholder = |segment: &str| segment.starts_with('{') && segment.ends_with('}');
+    spec.split('/').count() == route.split('/').count()
+        && spec
+            .split('/')
+            .zip(route.split('/'))
+            .all(|(a, b)| a == b || (placeholder(a) && placeholder(b)))
+}
+
+/// Counts every answered request (by operation, method and status, with its latency) and
+/// writes its access-log line (`access` target): no query string, header or body, so that
+/// no token or secret reaches the log.
+pub async fn observe(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let observer = request.app_data::<web::Data<Observer>>().cloned();
+    let method = request.method().clone();
+    let path = request.path().to_owned();
+    let peer = request.peer_addr().map(|peer| peer.ip());
+    let answered = next.call(request).await;
+    let took = started.elapsed();
+    let (status, pattern, client, request_id) = match &answered {
+        Ok(response) => (
+            response.status(),
+            response.request().match_pattern(),
+            response
+                .request()
+                .extensions()
+                .get::<ClientId>()
+                .map(|client| client.0.clone()),
+            response
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|id| id.to_str().ok())
+                .map(str::to_owned),
+        ),
+        Err(error) => (error.as_response_error().status_code(), None, None, None),
+    };
+    let operation = observer.as_ref().map_or("unmatched", |observer| {
+        observer.operation(method.as_str(), pattern.as_deref())
+    });
+    if let Some(observer) = &observer {
+        observer
+            .metrics
+            .request(operation, method.as_str(), status.as_u16(), took);
+    }
+    log::info!(
+        target: "access",
+        request_id = request_id.as_deref().unwrap_or("-"),
+        operation = operation,
+        status = status.as_u16(),
+        latency_ms = took.as_secs_f64() * 1000.0,
+        client_id = client.as_deref().unwrap_or("-");
+        "{} \"{method} {path}\" {} {:.3} ms",
+        peer.map_or_else(|| "-".to_owned(), |peer| peer.to_string()),
+        status.as_u16(),
+        took.as_secs_f64() * 1000.0,
+    );
+    answered
+}
 
 /// The header that carries a request's id, taken from the client or made, and echoed.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -1,14 +1,10 @@
 //! The HTTP server: the contract's routes (generated), the token endpoint, health
-//! checks, request ids and request logging.
+//! checks, request ids, metrics and request logging; and the admin listener, which serves
+//! the metrics.
 
 use std::{io, net::SocketAddr, time::Duration};
 
-use actix_web::{
-    App, HttpResponse, HttpServer,
-    dev::Server,
-    middleware::{Logger, from_fn},
-    web,
-};
+use actix_web::{App, HttpResponse, HttpServer, dev::Server, middleware::from_fn, web};
 
 use contract_runtime::ContractError;
 
@@ -21,30 +17,35 @@ use crate::{
         throttle::FailureThrottle,
         token_endpoint::{self, TOKEN_PATH, TokenIssuer},
     },
-    config::ServeConfig,
+    config::{AdminListen, ServeConfig},
     db::{self, Database},
+    docs::{self, Contract},
     error::ApiError,
-    middleware::{self, RequestLimits},
+    metrics::Metrics,
+    middleware::{self, Observer, RequestLimits},
 };
-
-/// One access-log line: client, request line, status, bytes, milliseconds, request id.
-/// Tokens travel in headers and secrets in bodies, so neither reaches this line.
-const ACCESS_LOG: &str = r#"%a "%r" %s %b %Dms request_id=%{x-request-id}o"#;
 
 /// Threads that verify client secrets stored as Argon2id hashes before they were stored as
 /// digests (19 MiB of memory each while they work).
 const ARGON2_THREADS: usize = 2;
 
-/// A started server: the future that runs it, and the address it listens on.
+/// A started server: the future that runs it, and the address it listens on; and the
+/// admin listener's, unless it is off.
 pub struct Running {
     pub server: Server,
     pub address: SocketAddr,
+    pub admin: Option<(Server, SocketAddr)>,
 }
 
 /// Binds the listener and builds the server over `database`; awaiting `server` runs it
 /// until SIGINT or SIGTERM, after which requests in flight get the configured time to
 /// finish.
 pub fn start(config: &ServeConfig, database: Database) -> io::Result<Running> {
+    let metrics = match config.server.admin_listen {
+        AdminListen::Off => Metrics::off(),
+        AdminListen::On(_) => Metrics::new().map_err(io::Error::other)?,
+    };
+    let database = database.observed_by(metrics.clone());
     let keys = KeyRing::new();
     keys.keep_fresh(
         database.clone(),
@@ -55,6 +56,7 @@ pub fn start(config: &ServeConfig, database: Database) -> io::Result<Running> {
         keys.clone(),
         Duration::from_secs(config.auth.token_cache_seconds),
         config.server.realm.clone(),
+        metrics.clone(),
     );
     let service = web::Data::new(BillingService::new(database.clone(), tokens));
     let issuer = web::Data::new(TokenIssuer {
@@ -66,6 +68,20 @@ pub fn start(config: &ServeConfig, database: Database) -> io::Result<Running> {
             Duration::from_secs(config.auth.auth_lockout_seconds),
         ),
         token_ttl: Duration::from_secs(config.auth.token_ttl_seconds),
+        metrics: metrics.clone(),
+    });
+    let admin = match config.server.admin_listen {
+        AdminListen::Off => None,
+        AdminListen::On(address) => Some(admin_server(address, metrics.clone(), database.clone())?),
+    };
+    let contract = web::Data::new(
+        Contract::new(&config.server.base_path, config.server.public_url.clone())
+            .map_err(io::Error::other)?,
+    );
+    let observer = web::Data::new(Observer {
+        metrics,
+        base_path: config.server.base_path.clone(),
+        token_path: TOKEN_PATH,
     });
     let blocking_threads = database.pool_size() as usize;
     let base_path = config.server.base_path.clone();
@@ -78,11 +94,13 @@ pub fn start(config: &ServeConfig, database: Database) -> io::Result<Running> {
 
     let server = HttpServer::new(move || {
         App::new()
-            // The last one wrapped runs first: log, then id, then limits, then JSON errors.
+            // The last one wrapped runs first: count and log, then id, then limits, then
+            // JSON errors.
             .wrap(middleware::json_errors())
             .wrap(from_fn(middleware::request_limits))
             .wrap(from_fn(middleware::request_id))
-            .wrap(Logger::new(ACCESS_LOG))
+            .wrap(from_fn(middleware::observe))
+            .app_data(observer.clone())
             .app_data(limits.clone())
             .app_data(issuer.clone())
             .app_data(database.clone())
@@ -97,6 +115,7 @@ pub fn start(config: &ServeConfig, database: Database) -> io::Result<Running> {
             )
             .route("/health", web::get().to(health))
             .route("/ready", web::get().to(ready))
+            .configure(|cfg| docs::configure(cfg, contract.clone()))
             .configure(|cfg| billing_api::server::configure(cfg, service.clone(), &base_path))
     })
     .shutdown_timeout(config.server.shutdown_timeout_seconds)
@@ -116,7 +135,44 @@ pub fn start(config: &ServeConfig, database: Database) -> io::Result<Running> {
     Ok(Running {
         server: server.run(),
         address,
+        admin,
     })
+}
+
+/// The admin listener: `GET /metrics` in Prometheus's text exposition format, on one
+/// worker of its own.
+fn admin_server(
+    address: SocketAddr,
+    metrics: Metrics,
+    database: Database,
+) -> io::Result<(Server, SocketAddr)> {
+    let state = web::Data::new((metrics, database));
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/metrics", web::get().to(scrape))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(address)?;
+    let address = server
+        .addrs()
+        .first()
+        .copied()
+        .ok_or_else(|| io::Error::other("the admin listener is bound to no address"))?;
+    Ok((server.run(), address))
+}
+
+/// `GET /metrics`.
+async fn scrape(state: web::Data<(Metrics, Database)>) -> HttpResponse {
+    let (metrics, database) = state.get_ref();
+    let (in_use, idle) = database.connections();
+    match metrics.render(in_use, idle) {
+        Some(text) => HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4; charset=utf-8")
+            .body(text),
+        None => HttpResponse::NotFound().finish(),
+    }
 }
 
 /// `GET /health`: the process is up. It asks nothing of the database.

@@ -55,9 +55,10 @@ impl Authentication for FakeApi {
 
     async fn authenticate(
         &self,
-        headers: &actix_web::http::header::HeaderMap,
+        request: &actix_web::HttpRequest,
     ) -> Result<Vec<String>, ApiError> {
-        let header = headers
+        let header = request
+            .headers()
             .get("authorization")
             .ok_or(refused(TokenProblem::Missing))?;
         let scopes = header.to_str().ok().and_then(|h| h.strip_prefix("Bearer "));

@@ -1,7 +1,7 @@
 //! Who is calling: the trait every implementation provides, and the check the generated
 //! routing makes before it parses anything else.
 
-use actix_web::{HttpRequest, ResponseError, http::header::HeaderMap};
+use actix_web::{HttpRequest, ResponseError};
 
 use crate::ContractError;
 
@@ -20,8 +20,9 @@ pub trait Authentication {
     type Error: ResponseError + From<ContractError> + 'static;
 
     /// Authenticates a request by its headers (all of them, so that a request carrying
-    /// more than one `Authorization` header can be refused).
-    async fn authenticate(&self, headers: &HeaderMap) -> Result<Self::Caller, Self::Error>;
+    /// more than one `Authorization` header can be refused); the implementation may note
+    /// who called in the request's extensions, for what is logged of it.
+    async fn authenticate(&self, request: &HttpRequest) -> Result<Self::Caller, Self::Error>;
 
     /// Whether `caller` was granted `scope`.
     fn has_scope(caller: &Self::Caller, scope: &str) -> bool;
@@ -36,7 +37,7 @@ pub async fn authorize<A: Authentication>(
     request: &HttpRequest,
     scopes: &[&'static str],
 ) -> Result<A::Caller, A::Error> {
-    let caller = api.authenticate(request.headers()).await?;
+    let caller = api.authenticate(request).await?;
     match scopes.iter().find(|scope| !A::has_scope(&caller, scope)) {
         Some(missing) => Err(api.insufficient_scope(missing)),
         None => Ok(caller),

@@ -10,7 +10,7 @@ mod profile;
 
 use std::sync::Arc;
 
-use actix_web::http::header::HeaderMap;
+use actix_web::{HttpMessage, HttpRequest};
 use billing_api::{apis::Authentication, models};
 use chrono::NaiveDate;
 use contract_runtime::WireEnum;
@@ -23,7 +23,7 @@ use crate::{
         invoices::InvoiceFilter,
     },
     error::ApiError,
-    middleware::REQUEST_ID,
+    middleware::{ClientId, REQUEST_ID},
 };
 
 /// The server's state, shared by every worker: the database and the token verifier.
@@ -88,9 +88,14 @@ impl Authentication for BillingService {
     type Caller = Arc<Authenticated>;
     type Error = ApiError;
 
-    async fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<Authenticated>, ApiError> {
-        let client = self.tokens.verify(headers).await?;
-        let request_id = headers
+    async fn authenticate(&self, request: &HttpRequest) -> Result<Arc<Authenticated>, ApiError> {
+        let client = self.tokens.verify(request.headers()).await?;
+        // For the access log.
+        request
+            .extensions_mut()
+            .insert(ClientId(client.client_id.clone()));
+        let request_id = request
+            .headers()
             .get(REQUEST_ID)
             .and_then(|id| id.to_str().ok())
             .unwrap_or_default()

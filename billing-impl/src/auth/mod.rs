@@ -21,6 +21,7 @@ use self::{
 use crate::{
     db::{self, Database, DbError},
     error::{ApiError, TokenProblem},
+    metrics::Metrics,
 };
 
 /// The scopes a client may hold.
@@ -57,6 +58,7 @@ impl Caller {
 pub struct TokenVerifier {
     database: Database,
     keys: KeyRing,
+    metrics: Metrics,
     /// The caller of each digest looked up, or `None` for a token the database does not
     /// know (or knows as expired).
     cache: Cache<[u8; 32], Option<Arc<Caller>>>,
@@ -65,7 +67,13 @@ pub struct TokenVerifier {
 
 impl TokenVerifier {
     /// A verifier whose cached answers live `cache_ttl`.
-    pub fn new(database: Database, keys: KeyRing, cache_ttl: Duration, realm: String) -> Self {
+    pub fn new(
+        database: Database,
+        keys: KeyRing,
+        cache_ttl: Duration,
+        realm: String,
+        metrics: Metrics,
+    ) -> Self {
         let cache = Cache::builder()
             .max_capacity(TOKEN_CACHE_CAPACITY)
             .time_to_live(cache_ttl)
@@ -73,6 +81,7 @@ impl TokenVerifier {
         Self {
             database,
             keys,
+            metrics,
             cache,
             realm,
         }
@@ -83,6 +92,12 @@ impl TokenVerifier {
             problem,
             realm: self.realm.clone(),
         }
+    }
+
+    /// The refusal of a token, counted by `reason`.
+    fn refuse(&self, problem: TokenProblem, reason: &str) -> ApiError {
+        self.metrics.token_refused(reason);
+        self.refused(problem)
     }
 
     /// The refusal of a caller without `scope`.
@@ -100,15 +115,16 @@ impl TokenVerifier {
         let mut authorizations = headers.get_all(header::AUTHORIZATION);
         let header = authorizations
             .next()
-            .ok_or_else(|| self.refused(TokenProblem::Missing))?;
+            .ok_or_else(|| self.refuse(TokenProblem::Missing, "missing"))?;
         if authorizations.next().is_some() {
-            return Err(self.refused(TokenProblem::Malformed));
+            return Err(self.refuse(TokenProblem::Malformed, "malformed"));
         }
-        let token = bearer_token(header).ok_or_else(|| self.refused(TokenProblem::Malformed))?;
+        let token = bearer_token(header)
+            .ok_or_else(|| self.refuse(TokenProblem::Malformed, "malformed"))?;
         // A token this deployment did not sign is refused before any lookup or cache entry.
         self.keys.ensure_loaded(&self.database).await?;
         if !self.keys.recognises(token) {
-            return Err(self.refused(TokenProblem::Invalid));
+            return Err(self.refuse(TokenProblem::Invalid, "not_signed_here"));
         }
         let digest = secrets::token_digest(token);
         let database = self.database.clone();
@@ -140,20 +156,25 @@ impl TokenVerifier {
                 })
                 .await
         };
-        // A failed lookup is not cached: the next request tries again.
-        let caller = self
-            .cache
-            .try_get_with(digest, lookup)
-            .await
-            .map_err(|shared| ApiError::Database(DbError::clone(&shared)))?;
+        let cached = self.cache.get(&digest).await;
+        self.metrics.token_check(cached.is_some());
+        let caller = match cached {
+            Some(caller) => caller,
+            // A failed lookup is not cached: the next request tries again.
+            None => self
+                .cache
+                .try_get_with(digest, lookup)
+                .await
+                .map_err(|shared| ApiError::Database(DbError::clone(&shared)))?,
+        };
         match caller {
             Some(caller) if caller.expires_at > Utc::now() => Ok(caller),
             // Expired since it was cached: it will not come back to life.
             Some(_) => {
                 self.cache.insert(digest, None).await;
-                Err(self.refused(TokenProblem::Invalid))
+                Err(self.refuse(TokenProblem::Invalid, "unknown"))
             }
-            None => Err(self.refused(TokenProblem::Invalid)),
+            None => Err(self.refuse(TokenProblem::Invalid, "unknown")),
         }
     }
 }

@@ -20,7 +20,10 @@ use super::{
     secrets::{self, SecretVerifier, Verdict},
     throttle::FailureThrottle,
 };
-use crate::db::{self, Database, DbError, clients::APPROVED};
+use crate::{
+    db::{self, Database, DbError, clients::APPROVED},
+    metrics::Metrics,
+};
 
 /// The path of the token endpoint, as the spec's `tokenUrl` names it.
 pub const TOKEN_PATH: &str = "/oauth/client_credential/accesstoken";
@@ -31,6 +34,7 @@ pub struct TokenIssuer {
     pub database: Database,
     pub secrets: SecretVerifier,
     pub keys: KeyRing,
+    pub metrics: Metrics,
     pub throttle: FailureThrottle,
     pub token_ttl: Duration,
 }
@@ -270,11 +274,16 @@ pub async fn issue_token(
 ) -> HttpResponse {
     match issue(&request, &body, &issuer).await {
         Ok(token) => {
+            issuer.metrics.granted();
             let mut response = HttpResponse::Ok();
             no_store(&mut response);
             response.json(token)
         }
-        Err(error) => error.into_response(),
+        Err(error) => {
+            let throttled = error.status == StatusCode::TOO_MANY_REQUESTS;
+            issuer.metrics.grant_refused(error.error, throttled);
+            error.into_response()
+        }
     }
 }
 

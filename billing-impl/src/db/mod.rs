@@ -32,7 +32,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use tokio::sync::Semaphore;
 
 pub use self::error::DbError;
-use crate::config::DatabaseConfig;
+use crate::{config::DatabaseConfig, metrics::Metrics};
 
 /// The migrations of `migrations/`, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
@@ -161,6 +161,7 @@ pub struct Database {
     permits: Arc<Semaphore>,
     pool_timeout: Duration,
     statement_timeout: Duration,
+    metrics: Metrics,
 }
 
 impl Database {
@@ -185,7 +186,22 @@ impl Database {
             permits: Arc::new(Semaphore::new(size as usize)),
             pool_timeout: config.pool_timeout(),
             statement_timeout: Duration::from_millis(config.db_statement_timeout_ms),
+            metrics: Metrics::off(),
         }
+    }
+
+    /// The same database, its waits and failures counted in `metrics`.
+    pub fn observed_by(self, metrics: Metrics) -> Self {
+        Self { metrics, ..self }
+    }
+
+    /// Pooled connections now: in use, and idle.
+    pub fn connections(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (
+            state.connections - state.idle_connections,
+            state.idle_connections,
+        )
     }
 
     /// Connections in the pool at most.
@@ -219,17 +235,19 @@ impl Database {
         T: Send + 'static,
         E: WorkError,
     {
-        let deadline = Instant::now() + self.pool_timeout;
+        let asked = Instant::now();
+        let deadline = asked + self.pool_timeout;
         let permit = tokio::time::timeout(self.pool_timeout, self.permits.clone().acquire_owned())
             .await
             .ok()
-            .and_then(Result::ok)
-            .ok_or_else(|| {
-                DbError::Unreachable(format!(
-                    "no connection free within {} ms",
-                    self.pool_timeout.as_millis()
-                ))
-            })?;
+            .and_then(Result::ok);
+        self.metrics.pool_wait(asked.elapsed(), permit.is_some());
+        let permit = permit.ok_or_else(|| {
+            DbError::Unreachable(format!(
+                "no connection free within {} ms",
+                self.pool_timeout.as_millis()
+            ))
+        })?;
         let database = self.clone();
         web::block(move || {
             let _permit = permit;
@@ -280,6 +298,9 @@ impl Database {
             let mut retry = false;
             if let Some(failure) = error.database_failure() {
                 failure.note_elapsed(started.elapsed(), self.statement_timeout);
+                if failure.is_unavailable() {
+                    self.metrics.database_failure();
+                }
                 if matches!(failure, DbError::ConnectionLost(_)) {
                     pooled.broken = true;
                     retry = was_idle && !commit_sent;

@@ -153,6 +153,8 @@ pub fn serve_config(database_url: &str) -> ServeConfig {
         database_url,
         "--listen",
         "127.0.0.1:0",
+        "--admin-listen",
+        "127.0.0.1:0",
         "--workers",
         "2",
         "--db-pool-size",
@@ -173,6 +175,8 @@ pub fn serve_config(database_url: &str) -> ServeConfig {
 pub struct TestApp {
     pub db: TestDb,
     pub base: String,
+    /// The admin listener's base URL, when it is on.
+    pub admin: Option<String>,
     base_path: String,
     pub http: reqwest::Client,
     server: actix_web::dev::ServerHandle,
@@ -200,9 +204,14 @@ impl TestApp {
             server::start(&config, db::Database::new(&config.database)).expect("start the server");
         let handle = running.server.handle();
         tokio::spawn(running.server);
+        let admin = running.admin.map(|(admin, address)| {
+            tokio::spawn(admin);
+            format!("http://{address}")
+        });
         Self {
             db,
             base: format!("http://{}", running.address),
+            admin,
             base_path: config.server.base_path.clone(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))

@@ -88,17 +88,24 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Starts `billing serve` over `database_url` with extra environment `env`, and waits
-    /// until `/health` answers.
+    /// until `/health` answers. Its admin listener is off unless `env` says otherwise.
     pub fn start(database_url: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_logging(database_url, env, Stdio::inherit())
+    }
+
+    /// `start`, with the server's log (its standard error) going to `log`.
+    pub fn start_logging(database_url: &str, env: &[(&str, &str)], log: impl Into<Stdio>) -> Self {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_billing"))
             .arg("serve")
             .env("DATABASE_URL", database_url)
             .env("BILLING_LISTEN", format!("127.0.0.1:{port}"))
             .env("BILLING_WORKERS", "2")
+            .env("BILLING_ADMIN_LISTEN", "off")
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("start billing");
         let server = Self {

@@ -25,6 +25,51 @@ impl<T> Api for T where
 {
 }
 
+/// Every operation of the contract: its method, its path below the base path as the spec
+/// writes it, and its operationId.
+pub const OPERATIONS: &[(&str, &str, &str)] = &[
+    (
+        "GET",
+        "/customers/{idType}/{id}/bills",
+        "findCustomerBillsByClientCode",
+    ),
+    (
+        "POST",
+        "/customers/{idType}/{id}/bills/groups",
+        "CreateBillingGroup",
+    ),
+    (
+        "DELETE",
+        "/customers/{idType}/{id}/bills/groups/{groupId}",
+        "DeleteBillingGroup",
+    ),
+    (
+        "DELETE",
+        "/customers/{idType}/{id}/bills/groups",
+        "DeleteBillingGroupByQuery",
+    ),
+    (
+        "GET",
+        "/customers/{idType}/{id}/bills/groups/{groupId}",
+        "findCustomerBillsByClientCodeAndBillingGroup",
+    ),
+    (
+        "GET",
+        "/customers/{idType}/{id}/bills/groups",
+        "listBillingGroups",
+    ),
+    (
+        "PUT",
+        "/customers/{idType}/{id}/bills/groups",
+        "UpdateBillingGroup",
+    ),
+    (
+        "GET",
+        "/customers/{msisdn}/profile",
+        "getClientAccountGeneralInfo",
+    ),
+];
+
 /// Mounts every operation of the contract, served by `api`, under `base_path` (the spec's
 /// is `crate::BASE_PATH`), with the refusals of unknown paths and of methods a path does
 /// not serve.
