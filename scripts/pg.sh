@@ -3,6 +3,8 @@
 #   scripts/pg.sh start   initialise on first use, start if not running, print DATABASE_URL
 #   scripts/pg.sh stop    stop it
 #   scripts/pg.sh url     print DATABASE_URL
+#   scripts/pg.sh replica copy the primary on port BILLING_PG_PRIMARY_PORT (pg_basebackup) on
+#                         first use, start as its streaming replica, print its DATABASE_URL
 # BILLING_PG_DIR and BILLING_PG_PORT choose another folder and port (the tests make
 # clusters of their own to stop and start).
 # As root (where initdb refuses to run) the cluster belongs to the `postgres` system user.
@@ -65,9 +67,24 @@ start() {
     echo "$url"
 }
 
+replica() {
+    local pg_basebackup
+    pg_basebackup=$(find_bin pg_basebackup)
+    if [ ! -f "$data/PG_VERSION" ]; then
+        mkdir -p "$dir"
+        [ "$(id -u)" = 0 ] && chown postgres "$dir"
+        as_owner "$pg_basebackup" --pgdata="$data" --write-recovery-conf --checkpoint=fast \
+            --wal-method=stream \
+            --dbname="postgres://$user@127.0.0.1:${BILLING_PG_PRIMARY_PORT:?the primary port}/postgres" \
+            >"$dir/basebackup.log" 2>&1 || { cat "$dir/basebackup.log" >&2; exit 1; }
+    fi
+    start
+}
+
 case "${1:-start}" in
     start) start ;;
+    replica) replica ;;
     stop) [ -f "$data/PG_VERSION" ] && as_owner "$(find_bin pg_ctl)" stop --pgdata="$data" --mode=fast ;;
     url) echo "$url" ;;
-    *) echo "usage: $0 start|stop|url" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|url|replica" >&2; exit 2 ;;
 esac

@@ -65,6 +65,27 @@ pub struct DatabaseConfig {
     /// Milliseconds one SQL statement may run before PostgreSQL cancels it.
     #[arg(long, env = "BILLING_DB_STATEMENT_TIMEOUT_MS", default_value_t = 5000)]
     pub db_statement_timeout_ms: u64,
+
+    /// PostgreSQL streaming replicas that serve the reads (the GET operations),
+    /// comma-separated connection URLs, each with a pool of its own as large as the
+    /// primary's; none by default, when everything goes to `DATABASE_URL`.
+    #[arg(
+        long,
+        env = "BILLING_REPLICA_URLS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub replica_urls: Vec<Secret>,
+
+    /// Milliseconds a replica may replay behind the primary (by WAL position) before its
+    /// reads go elsewhere.
+    #[arg(long, env = "BILLING_REPLICA_MAX_LAG_MS", default_value_t = 1000)]
+    pub replica_max_lag_ms: u64,
+
+    /// Milliseconds after a write during which the writing client's reads go to the
+    /// primary, on the instance that took the write, so that it reads its own writes.
+    #[arg(long, env = "BILLING_READ_AFTER_WRITE_MS", default_value_t = 2000)]
+    pub read_after_write_ms: u64,
 }
 
 impl DatabaseConfig {

@@ -24,6 +24,7 @@ struct Registered {
     pool_waits: IntCounter,
     pool_wait_timeouts: IntCounter,
     database_failures: IntCounter,
+    reads: IntCounterVec,
     pool_wait: Histogram,
     token_checks: IntCounterVec,
     token_refusals: IntCounterVec,
@@ -138,6 +139,12 @@ impl Metrics {
                 "Units of database work that failed for the database's sake (connection lost, statement cancelled)",
             )?,
             pool_wait,
+            reads: counters(
+                &registry,
+                "db_reads_total",
+                "Units of read-only work, by where they were served (primary or replica)",
+                &["served_by"],
+            )?,
             token_checks: counters(
                 &registry,
                 "token_checks_total",
@@ -196,6 +203,13 @@ impl Metrics {
     pub fn database_failure(&self) {
         if let Some(m) = &self.0 {
             m.database_failures.inc();
+        }
+    }
+
+    /// Counts a unit of read-only work served by the `primary` or a `replica`.
+    pub fn read_served_by(&self, target: &str) {
+        if let Some(m) = &self.0 {
+            m.reads.with_label_values(&[target]).inc();
         }
     }
 

@@ -18,7 +18,7 @@ use crate::{
         token_endpoint::{self, TOKEN_PATH, TokenIssuer},
     },
     config::{AdminListen, ServeConfig},
-    db::{self, Database},
+    db::{self, Database, replicas::Reads},
     docs::{self, Contract},
     error::ApiError,
     metrics::Metrics,
@@ -46,19 +46,31 @@ pub fn start(config: &ServeConfig, database: Database) -> io::Result<Running> {
         AdminListen::On(_) => Metrics::new().map_err(io::Error::other)?,
     };
     let database = database.observed_by(metrics.clone());
+    let replicas = config
+        .database
+        .replica_urls
+        .iter()
+        .map(|url| Database::replica(url.expose(), &config.database).observed_by(metrics.clone()))
+        .collect();
+    let reads = Reads::new(
+        database.clone(),
+        replicas,
+        Duration::from_millis(config.database.read_after_write_ms),
+    );
+    reads.monitor(Duration::from_millis(config.database.replica_max_lag_ms));
     let keys = KeyRing::new();
     keys.keep_fresh(
         database.clone(),
         Duration::from_secs(config.auth.token_cache_seconds),
     );
     let tokens = TokenVerifier::new(
-        database.clone(),
+        reads.clone(),
         keys.clone(),
         Duration::from_secs(config.auth.token_cache_seconds),
         config.server.realm.clone(),
         metrics.clone(),
     );
-    let service = web::Data::new(BillingService::new(database.clone(), tokens));
+    let service = web::Data::new(BillingService::new(reads, tokens));
     let issuer = web::Data::new(TokenIssuer {
         database: database.clone(),
         secrets: SecretVerifier::new(ARGON2_THREADS).map_err(io::Error::other)?,
@@ -83,7 +95,8 @@ pub fn start(config: &ServeConfig, database: Database) -> io::Result<Running> {
         base_path: config.server.base_path.clone(),
         token_path: TOKEN_PATH,
     });
-    let blocking_threads = database.pool_size() as usize;
+    // Every pool, the primary's and each replica's, may run as much work at once.
+    let blocking_threads = database.pool_size() as usize * (1 + config.database.replica_urls.len());
     let base_path = config.server.base_path.clone();
     let database = web::Data::new(database);
     let limits = web::Data::new(RequestLimits {
@@ -122,8 +135,8 @@ pub fn start(config: &ServeConfig, database: Database) -> io::Result<Running> {
     // A request head must arrive within the request timeout too (408 from the HTTP parser).
     .client_request_timeout(Duration::from_secs(config.server.request_timeout_seconds))
     // Diesel work runs on each worker's blocking threads, and only once the request holds
-    // one of the pool's permits (see `db::Database`). As many threads per worker as the
-    // pool has connections let any worker use every connection; more would never run.
+    // one of a pool's permits (see `db::Database`). As many threads per worker as the pools
+    // have connections let any worker use every connection; more would never run.
     .worker_max_blocking_threads(blocking_threads)
     .workers(config.server.worker_count())
     .bind(config.server.listen)?;

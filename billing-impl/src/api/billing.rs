@@ -40,8 +40,8 @@ impl Billing for BillingService {
         }
         .into_filter(None)?;
         let rows = self
-            .database
-            .read(move |conn| {
+            .reads
+            .read(&caller.client.client_id, move |conn| {
                 let rows = db::invoices::page(conn, &customer.id_type, customer.code, &filter)?;
                 if rows.is_empty() {
                     // No bill: tell an unknown customer (404) from one without matches.

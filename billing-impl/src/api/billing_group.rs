@@ -37,9 +37,9 @@ impl BillingService {
         customer: CustomerRef,
         group_id: String,
     ) -> Result<models::BillingGroupRequest, ApiError> {
+        let writer = caller.clone();
         let deleted = self
-            .database
-            .write(move |conn| {
+            .write(&writer, move |conn| {
                 let key = customer.key(conn)?;
                 match db::billing_groups::delete(conn, key, &group_id)? {
                     Deleted::Group(group) => {
@@ -90,8 +90,8 @@ impl BillingGroup for BillingService {
         }
         .into_filter(Some(group_id.clone()))?;
         let rows = self
-            .database
-            .read(move |conn| {
+            .reads
+            .read(&caller.client.client_id, move |conn| {
                 let rows = db::invoices::page(conn, &customer.id_type, customer.code, &filter)?;
                 // No bill: tell an unknown customer or group (404) from one without matches.
                 if rows.is_empty() {
@@ -116,8 +116,8 @@ impl BillingGroup for BillingService {
         let models::ListBillingGroupsPathParams { id, id_type } = path_params;
         let customer = caller.customer(id_type, id)?;
         let groups = self
-            .database
-            .read(move |conn| {
+            .reads
+            .read(&caller.client.client_id, move |conn| {
                 let key = customer.key(conn)?;
                 Ok::<_, ApiError>(db::billing_groups::list(conn, key)?)
             })
@@ -143,9 +143,9 @@ impl BillingGroup for BillingService {
             group_id: group_id.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()),
             address,
         };
+        let writer = caller.clone();
         let created = self
-            .database
-            .write(move |conn| {
+            .write(&writer, move |conn| {
                 let key = customer.key(conn)?;
                 let created = db::billing_groups::create(conn, key, &group)?.ok_or_else(|| {
                     ApiError::Conflict(format!(
@@ -172,9 +172,9 @@ impl BillingGroup for BillingService {
         let models::BillingGroupUpdate { address, group_id } = body;
         let customer = caller.customer(id_type, id)?;
         let group = db::billing_groups::BillingGroup { group_id, address };
+        let writer = caller.clone();
         let updated = self
-            .database
-            .write(move |conn| {
+            .write(&writer, move |conn| {
                 let key = customer.key(conn)?;
                 let before = db::billing_groups::find_for_update(conn, key, &group.group_id)?
                     .ok_or_else(|| no_group(&group.group_id))?;

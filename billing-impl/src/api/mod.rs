@@ -18,25 +18,40 @@ use contract_runtime::WireEnum;
 use crate::{
     auth::{Caller, TokenVerifier},
     db::{
-        self, Database,
+        self,
         audit::{self, Action},
         invoices::InvoiceFilter,
+        replicas::Reads,
     },
     error::ApiError,
     middleware::{ClientId, REQUEST_ID},
 };
 
-/// The server's state, shared by every worker: the database and the token verifier.
+/// The server's state, shared by every worker: where reads and writes go, and the token
+/// verifier.
 #[derive(Clone)]
 pub struct BillingService {
-    database: Database,
+    reads: Reads,
     tokens: TokenVerifier,
 }
 
 impl BillingService {
-    /// The service over `database`, checking bearer tokens with `tokens`.
-    pub fn new(database: Database, tokens: TokenVerifier) -> Self {
-        Self { database, tokens }
+    /// The service reading through `reads` (writes go to its primary), checking bearer
+    /// tokens with `tokens`.
+    pub fn new(reads: Reads, tokens: TokenVerifier) -> Self {
+        Self { reads, tokens }
+    }
+
+    /// Runs `work`, which writes, on the primary, for `caller`, whose reads then go to the
+    /// primary for the read-after-write window.
+    async fn write<T, F>(&self, caller: &Authenticated, work: F) -> Result<T, ApiError>
+    where
+        F: FnMut(&mut diesel::PgConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let written = self.reads.primary().write(work).await?;
+        self.reads.wrote(&caller.client.client_id);
+        Ok(written)
     }
 }
 
@@ -113,6 +128,7 @@ impl Authentication for BillingService {
 }
 
 /// A customer as the paths name it: by `idType` and `id`.
+#[derive(Clone)]
 struct CustomerRef {
     id_type: String,
     code: i64,

@@ -18,8 +18,10 @@ impl Profile for BillingService {
     ) -> Result<GetClientAccountGeneralInfoResponse, ApiError> {
         let models::GetClientAccountGeneralInfoPathParams { msisdn } = path_params;
         let found = self
-            .database
-            .read(move |conn| Ok::<_, ApiError>(db::subscribers::profile(conn, msisdn)?))
+            .reads
+            .read(&caller.client.client_id, move |conn| {
+                Ok::<_, ApiError>(db::subscribers::profile(conn, msisdn)?)
+            })
             .await?;
         // A subscriber of a customer the caller does not serve is answered as an unknown one.
         let profile = found

@@ -19,7 +19,7 @@ use self::{
     scope::{CustomerName, CustomerScope},
 };
 use crate::{
-    db::{self, Database, DbError},
+    db::{self, DbError, replicas::Reads},
     error::{ApiError, TokenProblem},
     metrics::Metrics,
 };
@@ -56,7 +56,7 @@ impl Caller {
 /// the same token together share one lookup.
 #[derive(Clone)]
 pub struct TokenVerifier {
-    database: Database,
+    reads: Reads,
     keys: KeyRing,
     metrics: Metrics,
     /// The caller of each digest looked up, or `None` for a token the database does not
@@ -68,7 +68,7 @@ pub struct TokenVerifier {
 impl TokenVerifier {
     /// A verifier whose cached answers live `cache_ttl`.
     pub fn new(
-        database: Database,
+        reads: Reads,
         keys: KeyRing,
         cache_ttl: Duration,
         realm: String,
@@ -79,7 +79,7 @@ impl TokenVerifier {
             .time_to_live(cache_ttl)
             .build();
         Self {
-            database,
+            reads,
             keys,
             metrics,
             cache,
@@ -122,39 +122,25 @@ impl TokenVerifier {
         let token = bearer_token(header)
             .ok_or_else(|| self.refuse(TokenProblem::Malformed, "malformed"))?;
         // A token this deployment did not sign is refused before any lookup or cache entry.
-        self.keys.ensure_loaded(&self.database).await?;
+        self.keys.ensure_loaded(self.reads.primary()).await?;
         if !self.keys.recognises(token) {
             return Err(self.refuse(TokenProblem::Invalid, "not_signed_here"));
         }
         let digest = secrets::token_digest(token);
-        let database = self.database.clone();
+        let reads = self.reads.clone();
         let lookup = async move {
-            database
-                .read(move |conn| {
-                    let Some(grant) = db::tokens::live_grant(conn, &digest)? else {
-                        return Ok::<_, DbError>(None);
-                    };
-                    // A partner's customers come with its token, and are cached with it: a
-                    // grant or an ungrant takes effect within the cache's lifetime.
-                    let customers = if grant.all_customers {
-                        CustomerScope::Every
-                    } else {
-                        let served = db::client_customers::served_by(conn, &grant.client_id)?;
-                        CustomerScope::only(
-                            served
-                                .into_iter()
-                                .map(|(id_type, code)| CustomerName { id_type, code })
-                                .collect(),
-                        )
-                    };
-                    Ok(Some(Arc::new(Caller {
-                        client_id: grant.client_id,
-                        scopes: grant.scopes.split(' ').map(str::to_owned).collect(),
-                        expires_at: grant.expires_at,
-                        customers,
-                    })))
-                })
-                .await
+            // On a replica first; a token it does not know yet (issued a moment ago, not
+            // yet replayed there) is looked up on the primary before it is refused.
+            let grant = reads.read("", move |conn| caller_of(conn, &digest)).await?;
+            match grant {
+                None if reads.has_replicas() => {
+                    reads
+                        .primary()
+                        .read(move |conn| caller_of(conn, &digest))
+                        .await
+                }
+                grant => Ok(grant),
+            }
         };
         let cached = self.cache.get(&digest).await;
         self.metrics.token_check(cached.is_some());
@@ -177,6 +163,36 @@ impl TokenVerifier {
             None => Err(self.refuse(TokenProblem::Invalid, "unknown")),
         }
     }
+}
+
+/// The caller of the live token whose digest is `digest`, with the customers it serves;
+/// `None` for a token the database does not know (or knows as expired).
+fn caller_of(
+    conn: &mut diesel::PgConnection,
+    digest: &[u8; 32],
+) -> Result<Option<Arc<Caller>>, DbError> {
+    let Some(grant) = db::tokens::live_grant(conn, digest)? else {
+        return Ok(None);
+    };
+    // A partner's customers come with its token, and are cached with it: a grant or an
+    // ungrant takes effect within the cache's lifetime.
+    let customers = if grant.all_customers {
+        CustomerScope::Every
+    } else {
+        let served = db::client_customers::served_by(conn, &grant.client_id)?;
+        CustomerScope::only(
+            served
+                .into_iter()
+                .map(|(id_type, code)| CustomerName { id_type, code })
+                .collect(),
+        )
+    };
+    Ok(Some(Arc::new(Caller {
+        client_id: grant.client_id,
+        scopes: grant.scopes.split(' ').map(str::to_owned).collect(),
+        expires_at: grant.expires_at,
+        customers,
+    })))
 }
 
 /// The token of a `Bearer` credential (RFC 6750 §2.1: the scheme is matched without

@@ -10,6 +10,7 @@ pub mod clients;
 pub mod customers;
 mod error;
 pub mod invoices;
+pub mod replicas;
 pub mod schema;
 pub mod subscribers;
 pub mod token_keys;
@@ -165,17 +166,29 @@ pub struct Database {
 }
 
 impl Database {
-    /// The pool of `config`. It does not wait for the database: a connection is opened when
-    /// the first request needs one, so that the server starts while the database is down.
+    /// The pool of `config` on the primary. It does not wait for the database: a
+    /// connection is opened when the first request needs one, so that the server starts
+    /// while the database is down.
     pub fn new(config: &DatabaseConfig) -> Self {
+        Self::at(config.database_url.expose(), config, config.pool_timeout())
+    }
+
+    /// A pool on the replica at `url`, sized as `config` says. A read waits for it a
+    /// quarter of the pool timeout, so that one that gets no connection there (the replica
+    /// is down or busy) still has the rest to be served by the primary.
+    pub fn replica(url: &str, config: &DatabaseConfig) -> Self {
+        Self::at(url, config, config.pool_timeout() / 4)
+    }
+
+    /// A pool on the database at `url`, sized as `config` says, waiting `pool_timeout` at
+    /// most for a connection.
+    fn at(url: &str, config: &DatabaseConfig, pool_timeout: Duration) -> Self {
         let size = config.pool_size();
-        let manager = Manager(ConnectionManager::<PgConnection>::new(
-            config.database_url.expose(),
-        ));
+        let manager = Manager(ConnectionManager::<PgConnection>::new(url));
         let pool = Pool::builder()
             .max_size(size)
             .min_idle(Some(0))
-            .connection_timeout(config.pool_timeout())
+            .connection_timeout(pool_timeout)
             .test_on_check_out(false)
             .connection_customizer(Box::new(SessionSettings {
                 statement_timeout_ms: config.db_statement_timeout_ms,
@@ -184,7 +197,7 @@ impl Database {
         Self {
             pool,
             permits: Arc::new(Semaphore::new(size as usize)),
-            pool_timeout: config.pool_timeout(),
+            pool_timeout,
             statement_timeout: Duration::from_millis(config.db_statement_timeout_ms),
             metrics: Metrics::off(),
         }

@@ -40,11 +40,31 @@ impl Cluster {
         cluster
     }
 
+    /// Copies `primary` (pg_basebackup) and starts the copy as its streaming replica.
+    pub fn replica_of(primary: &Cluster) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("billing-cluster-{}", uuid::Uuid::new_v4().simple()));
+        let cluster = Self {
+            dir,
+            port: free_port(),
+        };
+        cluster.pg_with(
+            "replica",
+            &[("BILLING_PG_PRIMARY_PORT", primary.port.to_string())],
+        );
+        cluster
+    }
+
     fn pg(&self, command: &str) {
+        self.pg_with(command, &[]);
+    }
+
+    fn pg_with(&self, command: &str, env: &[(&str, String)]) {
         let output = Command::new(pg_script())
             .arg(command)
             .env("BILLING_PG_DIR", &self.dir)
             .env("BILLING_PG_PORT", self.port.to_string())
+            .envs(env.iter().map(|(name, value)| (*name, value.as_str())))
             .output()
             .expect("scripts/pg.sh runs");
         assert!(
