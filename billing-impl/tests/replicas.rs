@@ -10,20 +10,12 @@ use std::{
 };
 
 use billing_impl::{auth, db, seed};
-use common::process::{Cluster, ServerProcess, free_port};
+use common::process::{Cluster, ServerProcess, client, free_port, token};
 use diesel::{Connection, PgConnection, connection::SimpleConnection};
-use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
 const BILLS: &str = "/v2/billing/customers/CLIENT_CODE/1001/bills";
 const GROUPS: &str = "/v2/billing/customers/CLIENT_CODE/1001/bills/groups";
-
-fn client() -> Client {
-    Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("client")
-}
 
 /// A primary with the demo data and a replica that has replayed it; the id and secret of a
 /// client with both scopes.
@@ -60,23 +52,6 @@ fn instance(
     let server = ServerProcess::start(&primary.url(), &env);
     server.wait_until(Duration::from_secs(20), "/ready", 200);
     (server, format!("http://{admin}"))
-}
-
-fn token(server: &ServerProcess, (id, secret): &(String, String)) -> String {
-    let answer: Value = client()
-        .post(format!(
-            "{}/oauth/client_credential/accesstoken?grant_type=client_credentials",
-            server.base
-        ))
-        .basic_auth(id, Some(secret))
-        .send()
-        .expect("token request")
-        .json()
-        .expect("token JSON");
-    answer["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_owned()
 }
 
 /// Reads served by `served_by` (`primary` or `replica`) so far, from the instance's metrics.
@@ -121,6 +96,25 @@ fn create_group(server: &ServerProcess, token: &str, group_id: &str) -> u16 {
         .expect("create")
         .status()
         .as_u16()
+}
+
+/// The statuses of twenty reads, 50 ms apart, and the slowest one's time.
+fn twenty_reads(server: &ServerProcess, token: &str) -> (Vec<u16>, Duration) {
+    let mut statuses = Vec::new();
+    let mut slowest = Duration::ZERO;
+    for _ in 0..20 {
+        let started = Instant::now();
+        let status = client()
+            .get(format!("{}{BILLS}", server.base))
+            .bearer_auth(token)
+            .send()
+            .expect("read")
+            .status();
+        slowest = slowest.max(started.elapsed());
+        statuses.push(status.as_u16());
+        thread::sleep(Duration::from_millis(50));
+    }
+    (statuses, slowest)
 }
 
 /// Waits until the instance uses its replica (its monitor has seen it replay in time).
@@ -219,20 +213,7 @@ fn with_the_primary_stopped_reads_go_on_and_writes_answer_503_until_it_is_back()
     wait_for_replica_reads(&server, &admin, &reader);
 
     primary.stop();
-    let mut statuses = Vec::new();
-    let mut slowest = Duration::ZERO;
-    for _ in 0..20 {
-        let started = Instant::now();
-        let status = client()
-            .get(format!("{}{BILLS}", server.base))
-            .bearer_auth(&reader)
-            .send()
-            .expect("read")
-            .status();
-        slowest = slowest.max(started.elapsed());
-        statuses.push(status.as_u16());
-        thread::sleep(Duration::from_millis(50));
-    }
+    let (statuses, slowest) = twenty_reads(&server, &reader);
     let write = client()
         .post(format!("{}{GROUPS}", server.base))
         .bearer_auth(&writer)
@@ -279,20 +260,7 @@ fn with_the_replica_stopped_reads_go_to_the_primary_within_the_pool_timeout() {
     wait_for_replica_reads(&server, &admin, &reader);
 
     replica.stop();
-    let mut statuses = Vec::new();
-    let mut slowest = Duration::ZERO;
-    for _ in 0..20 {
-        let started = Instant::now();
-        let status = client()
-            .get(format!("{}{BILLS}", server.base))
-            .bearer_auth(&reader)
-            .send()
-            .expect("read")
-            .status();
-        slowest = slowest.max(started.elapsed());
-        statuses.push(status.as_u16());
-        thread::sleep(Duration::from_millis(50));
-    }
+    let (statuses, slowest) = twenty_reads(&server, &reader);
     eprintln!(
         "replica stopped: {} reads answered 200, {} anything else, slowest {slowest:?}",
         statuses.iter().filter(|s| **s == 200).count(),

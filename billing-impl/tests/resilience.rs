@@ -14,19 +14,11 @@ use std::{
 };
 
 use billing_impl::{auth, db, seed};
-use common::process::{Cluster, ServerProcess};
+use common::process::{Cluster, ServerProcess, client, token};
 use diesel::{Connection, PgConnection, RunQueryDsl, connection::SimpleConnection};
-use reqwest::blocking::Client;
 
 const BILLS: &str = "/v2/billing/customers/CLIENT_CODE/1001/bills";
 const GROUPS: &str = "/v2/billing/customers/CLIENT_CODE/1001/bills/groups";
-
-fn client() -> Client {
-    Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("client")
-}
 
 /// Migrates and seeds the cluster's database; returns a client id and secret with both scopes.
 fn prepare(url: &str) -> (String, String) {
@@ -41,23 +33,6 @@ fn prepare(url: &str) -> (String, String) {
     )
     .expect("client");
     (client.client_id, client.client_secret)
-}
-
-fn token(server: &ServerProcess, (id, secret): &(String, String)) -> String {
-    let response = client()
-        .post(format!(
-            "{}/oauth/client_credential/accesstoken?grant_type=client_credentials",
-            server.base
-        ))
-        .basic_auth(id, Some(secret))
-        .send()
-        .expect("token request");
-    assert_eq!(response.status(), 200);
-    let body: serde_json::Value = response.json().expect("token JSON");
-    body["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_owned()
 }
 
 /// Creates `count` groups named `prefix` and a number, each from a thread of its own, so

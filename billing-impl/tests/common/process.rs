@@ -191,3 +191,29 @@ impl Drop for ServerProcess {
         let _ = self.child.wait();
     }
 }
+
+/// A blocking HTTP client for the tests that drive a server process.
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client")
+}
+
+/// A token for the client `(id, secret)` from the server's token endpoint.
+pub fn token(server: &ServerProcess, (id, secret): &(String, String)) -> String {
+    let response = client()
+        .post(format!(
+            "{}/oauth/client_credential/accesstoken?grant_type=client_credentials",
+            server.base
+        ))
+        .basic_auth(id, Some(secret))
+        .send()
+        .expect("token request");
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().expect("token JSON");
+    body["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned()
+}
