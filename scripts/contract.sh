@@ -4,7 +4,7 @@
 # negative data, a fixed seed, and the stateful phase on the spec's links.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-schemathesis=$1
+schemathesis=$(realpath "$1")
 examples=${CONTRACT_EXAMPLES:-300}
 source "$root/scripts/demo-server.sh"
 
