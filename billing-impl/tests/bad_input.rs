@@ -1,8 +1,7 @@
 //! Bad input from a client, answered cleanly with an `errorBody`: broken encodings,
 //! oversized heads, slow uploads, and SQL or script in string parameters.
 
-mod common;
-
+use billing_test_support as common;
 use std::time::{Duration, Instant};
 
 use common::{TestApp, assert_error_body, status_and_json};

@@ -1,7 +1,6 @@
 //! The `billing` tag: `GET /customers/{idType}/{id}/bills` over the demo data set.
 
-mod common;
-
+use billing_test_support as common;
 use common::{TestApp, assert_error_body};
 use diesel::{RunQueryDsl, connection::SimpleConnection};
 use serde_json::Value;

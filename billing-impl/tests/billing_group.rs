@@ -1,8 +1,7 @@
 //! The `billingGroup` tag: creating, listing, updating and deleting a customer's billing
 //! groups, and the bills of one group.
 
-mod common;
-
+use billing_test_support as common;
 use common::{TestApp, assert_error_body};
 use diesel::RunQueryDsl;
 use reqwest::Method;

@@ -3,8 +3,7 @@
 //! operation; a first-party client serves every customer; every committed change of a
 //! billing group leaves one audit record.
 
-mod common;
-
+use billing_test_support as common;
 use std::time::Duration;
 
 use billing_impl::auth::{self, clients::CustomerGrant, scope::CustomerName};

@@ -2,8 +2,7 @@
 //! 503 with `Retry-After`, an unexpected failure a 500; both are `errorBody`s that say
 //! nothing internal. `/health` and `/ready` tell the two states apart.
 
-mod common;
-
+use billing_test_support as common;
 use common::{TestApp, assert_error_body, status_and_json};
 use diesel::connection::SimpleConnection;
 

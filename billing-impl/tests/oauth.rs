@@ -1,8 +1,7 @@
 //! OAuth 2.0 client credentials: the token endpoint (RFC 6749 §4.4, §5) and the bearer
 //! token check on every operation (RFC 6750 §3).
 
-mod common;
-
+use billing_test_support as common;
 use std::time::{Duration, Instant};
 
 use billing_impl::auth::{self, token_endpoint::TOKEN_PATH};

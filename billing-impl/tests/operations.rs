@@ -1,8 +1,7 @@
 //! What operators see: Prometheus metrics on the admin listener, counting exactly the
 //! traffic the server answered, and log lines as JSON that hold no secret.
 
-mod common;
-
+use billing_test_support as common;
 use std::{process::Stdio, time::Duration};
 
 use common::{

@@ -1,7 +1,6 @@
 //! The `profile` tag: `GET /customers/{msisdn}/profile`.
 
-mod common;
-
+use billing_test_support as common;
 use common::{TestApp, assert_error_body};
 use serde_json::json;
 

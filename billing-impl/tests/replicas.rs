@@ -2,8 +2,7 @@
 //! test's own (initdb, pg_basebackup -R), and two server instances reading from the
 //! replica and writing to the primary.
 
-mod common;
-
+use billing_test_support as common;
 use std::{
     thread,
     time::{Duration, Instant},

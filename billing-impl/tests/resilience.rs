@@ -2,8 +2,7 @@
 //! pool exhausted, the server started before the database, killed with SIGKILL, and
 //! stopped with SIGTERM while requests are in flight.
 
-mod common;
-
+use billing_test_support as common;
 use std::{
     sync::{
         Arc,
@@ -232,7 +231,10 @@ fn terminated_connections_and_a_restart_fail_no_request_that_starts_afterwards()
     .expect("terminate");
     let terminated = Instant::now();
     drop(admin);
-    assert!(!killed.is_empty(), "the server's connections were found");
+    assert!(
+        !killed.is_empty() && killed.iter().all(|backend| backend.terminated),
+        "the server's connections were found and ended"
+    );
     thread::sleep(Duration::from_millis(700));
 
     cluster.stop();
@@ -280,7 +282,6 @@ fn signed_token(url: &str) -> String {
 #[derive(diesel::QueryableByName)]
 struct Terminated {
     #[diesel(sql_type = diesel::sql_types::Bool)]
-    #[allow(dead_code)]
     terminated: bool,
 }
 

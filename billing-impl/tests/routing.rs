@@ -3,8 +3,7 @@
 //! status with an `errorBody`, and a missing or insufficient scope is refused before the
 //! implementation is called.
 
-mod common;
-
+use billing_test_support as common;
 use std::sync::{Arc, Mutex};
 
 use actix_web::{App, HttpServer, web};

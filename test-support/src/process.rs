@@ -17,6 +17,17 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The `billing` binary cargo built beside the running test (in `target/<profile>/`, the
+/// test itself being in `target/<profile>/deps/`).
+fn billing_binary() -> PathBuf {
+    let test = std::env::current_exe().expect("the test's own path");
+    let profile = test
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test runs from target/<profile>/deps");
+    profile.join("billing")
+}
+
 fn pg_script() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh"))
 }
@@ -116,7 +127,7 @@ impl ServerProcess {
     /// `start`, with the server's log (its standard error) going to `log`.
     pub fn start_logging(database_url: &str, env: &[(&str, &str)], log: impl Into<Stdio>) -> Self {
         let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_billing"))
+        let child = Command::new(billing_binary())
             .arg("serve")
             .env("DATABASE_URL", database_url)
             .env("BILLING_LISTEN", format!("127.0.0.1:{port}"))

@@ -1,7 +1,7 @@
-//! What every integration test needs: its own database, cloned from a migrated template
-//! and dropped when the test ends; the real server on a free port; tokens from the real
-//! token endpoint through the `oauth2` crate.
-#![allow(dead_code)]
+//! What every integration test of `billing-impl` needs: its own database, cloned from a
+//! migrated template and dropped when the test ends; the real server on a free port;
+//! tokens from the real token endpoint through the `oauth2` crate; and, in `process`,
+//! PostgreSQL clusters and server processes of its own to break.
 
 pub mod contract;
 pub mod process;
@@ -109,7 +109,8 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    pub fn new() -> Self {
+    /// A database with every migration applied.
+    pub fn migrated() -> Self {
         Self::create_from(template())
     }
 
@@ -197,7 +198,7 @@ impl TestApp {
 
     /// A server whose configuration `adjust` has changed.
     pub async fn start_with(adjust: impl FnOnce(&mut ServeConfig)) -> Self {
-        let db = TestDb::new();
+        let db = TestDb::migrated();
         let mut config = serve_config(&db.url);
         adjust(&mut config);
         let running =
