@@ -10,14 +10,7 @@ const BILLS: &str = "/customers/CLIENT_CODE/1001/bills";
 
 #[tokio::test]
 async fn an_unreachable_database_is_a_503_with_retry_after() {
-    // Nothing listens on port 1: every connection attempt fails at once.
-    let app = TestApp::start_with(|config| {
-        config.database.database_url.database_url = "postgres://billing@127.0.0.1:1/billing"
-            .parse()
-            .expect("url");
-        config.database.db_pool_timeout_ms = 300;
-    })
-    .await;
+    let app = TestApp::over_unreachable_database().await;
     let response = app
         .http
         .get(app.api(BILLS))

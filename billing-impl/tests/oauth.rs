@@ -408,13 +408,7 @@ async fn a_failure_behind_the_token_endpoint_is_a_server_error_not_an_outage() {
 
 #[tokio::test]
 async fn an_unreachable_database_at_the_token_endpoint_is_temporarily_unavailable() {
-    let app = TestApp::start_with(|config| {
-        config.database.database_url.database_url = "postgres://billing@127.0.0.1:1/billing"
-            .parse()
-            .expect("url");
-        config.database.db_pool_timeout_ms = 300;
-    })
-    .await;
+    let app = TestApp::over_unreachable_database().await;
     let (status, body, headers) = token_request(
         &app,
         Some(("some-client", "some-secret")),

@@ -222,6 +222,18 @@ impl TestApp {
         }
     }
 
+    /// A server whose database cannot be reached: nothing listens on port 1, so every
+    /// connection attempt fails at once; requests wait 300 ms for a connection.
+    pub async fn over_unreachable_database() -> Self {
+        Self::start_with(|config| {
+            config.database.database_url.database_url = "postgres://billing@127.0.0.1:1/billing"
+                .parse()
+                .expect("url");
+            config.database.db_pool_timeout_ms = 300;
+        })
+        .await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
