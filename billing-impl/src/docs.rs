@@ -12,7 +12,7 @@ use actix_web::{
 use serde_json::{Value, json};
 use swagger_ui_dist::{ApiDefinition, OpenApiSource};
 
-use crate::auth::token_endpoint::TOKEN_PATH;
+use crate::{auth::token_endpoint::TOKEN_PATH, error::ApiError};
 
 /// The spec the generated code was made from.
 const SPEC: &str = include_str!("../../spec/billing.yaml");
@@ -78,13 +78,15 @@ async fn spec_json(request: HttpRequest, contract: web::Data<Contract>) -> HttpR
     HttpResponse::Ok().json(contract.for_request(&request))
 }
 
-async fn spec_yaml(request: HttpRequest, contract: web::Data<Contract>) -> HttpResponse {
-    match serde_norway::to_string(&contract.for_request(&request)) {
-        Ok(yaml) => HttpResponse::Ok()
-            .content_type("application/yaml")
-            .body(yaml),
-        Err(_) => HttpResponse::InternalServerError().finish(),
-    }
+async fn spec_yaml(
+    request: HttpRequest,
+    contract: web::Data<Contract>,
+) -> Result<HttpResponse, ApiError> {
+    let yaml = serde_norway::to_string(&contract.for_request(&request))
+        .map_err(|error| ApiError::Internal(format!("the spec as YAML: {error}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/yaml")
+        .body(yaml))
 }
 
 /// `{basePath}/docs` → `{basePath}/docs/`, where the page is.

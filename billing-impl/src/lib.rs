@@ -1,9 +1,12 @@
 //! The Selfcare API Billing server: the contract generated into `billing-api`, served
-//! from PostgreSQL (diesel over an r2d2 pool) behind OAuth 2.0 client credentials.
+//! from PostgreSQL (diesel over r2d2 pools) behind OAuth 2.0 client credentials.
 //!
-//! A request goes: `server` and `middleware` (request id, limits, token endpoint, health) → the generated routing
-//! of `billing_api::server` (parameters, scopes) → `auth` (bearer token) → `api::<tag>`
-//! (the operation) → `db::<table>` (queries) → `error` (every failure as an `errorBody`).
+//! A request goes: `server` and `middleware` (metrics and access log, request id, limits;
+//! the token endpoint, health, the served contract in `docs`) → the generated routing of
+//! `billing_api::server`, which calls `contract_runtime` (parameters, scopes) → `auth`
+//! (bearer token, customer scope) → `api::<tag>` (the operation) → `db::replicas::Reads`
+//! and `db::Database` (replica or primary, connection permits, retries) → `db::<table>`
+//! (queries) → `error` (every failure as an `errorBody`).
 
 pub mod api;
 pub mod auth;

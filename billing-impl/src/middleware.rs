@@ -13,7 +13,7 @@ use actix_web::{
     web,
 };
 
-use crate::{error::ApiError, metrics::Metrics};
+use crate::{auth::token_endpoint::TOKEN_PATH, error::ApiError, metrics::Metrics};
 
 /// The client a request was authenticated as, noted in its extensions for the access log.
 #[derive(Debug, Clone)]
@@ -25,8 +25,6 @@ pub struct Observer {
     pub metrics: Metrics,
     /// The base path the API is served under.
     pub base_path: String,
-    /// The path of the token endpoint.
-    pub token_path: &'static str,
 }
 
 impl Observer {
@@ -37,7 +35,7 @@ impl Observer {
         let Some(pattern) = pattern else {
             return "unmatched";
         };
-        if pattern == self.token_path {
+        if pattern == TOKEN_PATH {
             return "token";
         }
         match pattern {

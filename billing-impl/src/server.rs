@@ -93,7 +93,6 @@ pub fn start(config: &ServeConfig, database: Database) -> io::Result<Running> {
     let observer = web::Data::new(Observer {
         metrics,
         base_path: config.server.base_path.clone(),
-        token_path: TOKEN_PATH,
     });
     // Every pool, the primary's and each replica's, may run as much work at once.
     let blocking_threads = database.pool_size() as usize * (1 + config.database.replica_urls.len());

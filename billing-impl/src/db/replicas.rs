@@ -41,11 +41,6 @@ pub struct Reads {
 }
 
 impl Reads {
-    /// Every read on the primary: no replica.
-    pub fn primary_only(primary: Database) -> Self {
-        Self::new(primary, Vec::new(), Duration::ZERO)
-    }
-
     /// Reads on `replicas` while they are usable; a client that wrote reads on the primary
     /// for `read_after_write`. The replicas are usable once the monitor
     /// (`monitor`) has seen them so.
@@ -104,7 +99,8 @@ impl Reads {
         T: Send + 'static,
         E: WorkError,
     {
-        let replica = if self.recent_writers.contains_key(client) {
+        // Without replicas, nothing to choose: no look-up of recent writers either.
+        let replica = if self.replicas.is_empty() || self.recent_writers.contains_key(client) {
             None
         } else {
             self.replica()
