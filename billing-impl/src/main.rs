@@ -253,11 +253,8 @@ fn run(command: Command) -> Result<(), SetupError> {
                 ),
             ];
             for (shape, filter) in shapes {
-                let query = db::invoices::page_query("CLIENT_CODE", 1_000_001, &filter);
-                println!(
-                    "{shape}\t{}",
-                    diesel::debug_query::<diesel::pg::Pg, _>(&query)
-                );
+                let statement = db::invoices::page_statement("CLIENT_CODE", 1_000_001, &filter);
+                println!("{shape}\t{}", statement.debug());
             }
             Ok(())
         }
@@ -363,7 +360,7 @@ async fn serve(config: ServeConfig) -> Result<(), SetupError> {
         config.database.database_url.expose().to_owned(),
         Duration::from_secs(5),
     );
-    let running = server::start(&config, db::Database::new(&config.database))?;
+    let running = server::start(&config, db::Database::new(&config.database)?)?;
     log::info!("serving on http://{}", running.address);
     if let Some((_, address)) = &running.admin {
         log::info!("metrics on http://{address}/metrics");

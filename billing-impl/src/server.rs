@@ -50,8 +50,12 @@ pub fn start(config: &ServeConfig, database: Database) -> io::Result<Running> {
         .database
         .replica_urls
         .iter()
-        .map(|url| Database::replica(url.expose(), &config.database).observed_by(metrics.clone()))
-        .collect();
+        .map(|url| {
+            Database::replica(url.expose(), &config.database)
+                .map(|replica| replica.observed_by(metrics.clone()))
+                .map_err(io::Error::other)
+        })
+        .collect::<io::Result<_>>()?;
     let reads = Reads::new(
         database.clone(),
         replicas,
@@ -94,8 +98,6 @@ pub fn start(config: &ServeConfig, database: Database) -> io::Result<Running> {
         metrics,
         base_path: config.server.base_path.clone(),
     });
-    // Every pool, the primary's and each replica's, may run as much work at once.
-    let blocking_threads = database.pool_size() as usize * (1 + config.database.replica_urls.len());
     let base_path = config.server.base_path.clone();
     let database = web::Data::new(database);
     let limits = web::Data::new(RequestLimits {
@@ -133,10 +135,6 @@ pub fn start(config: &ServeConfig, database: Database) -> io::Result<Running> {
     .shutdown_timeout(config.server.shutdown_timeout_seconds)
     // A request head must arrive within the request timeout too (408 from the HTTP parser).
     .client_request_timeout(Duration::from_secs(config.server.request_timeout_seconds))
-    // Diesel work runs on each worker's blocking threads, and only once the request holds
-    // one of a pool's permits (see `db::Database`). As many threads per worker as the pools
-    // have connections let any worker use every connection; more would never run.
-    .worker_max_blocking_threads(blocking_threads)
     .workers(config.server.worker_count())
     .bind(config.server.listen)?;
     let address = server

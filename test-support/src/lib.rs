@@ -201,8 +201,11 @@ impl TestApp {
         let db = TestDb::migrated();
         let mut config = serve_config(&db.url);
         adjust(&mut config);
-        let running =
-            server::start(&config, db::Database::new(&config.database)).expect("start the server");
+        let running = server::start(
+            &config,
+            db::Database::new(&config.database).expect("the database's threads"),
+        )
+        .expect("start the server");
         let handle = running.server.handle();
         tokio::spawn(running.server);
         let admin = running.admin.map(|(admin, address)| {
@@ -289,7 +292,8 @@ impl TestApp {
     /// issued: the database does not know it.
     pub async fn signed_unknown_token(&self) -> String {
         let keys = auth::keys::KeyRing::new();
-        let database = db::Database::new(&serve_config(&self.db.url).database);
+        let database = db::Database::new(&serve_config(&self.db.url).database)
+            .expect("the database's threads");
         keys.refresh(&database)
             .await
             .expect("read the signing keys");

@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 use diesel::{
     PgConnection, QueryResult, connection::DefaultLoadingMode, dsl::AsSelect, pg::Pg, prelude::*,
+    query_dsl::LoadQuery,
 };
 
 use super::{
@@ -60,6 +61,26 @@ pub struct InvoiceFilter {
     pub limit: i64,
 }
 
+impl InvoiceFilter {
+    /// Whether the page is of all the customer's invoices.
+    fn is_unfiltered(&self) -> bool {
+        let Self {
+            billing_group,
+            from,
+            to,
+            contract_number,
+            status,
+            offset: _,
+            limit: _,
+        } = self;
+        billing_group.is_none()
+            && from.is_none()
+            && to.is_none()
+            && contract_number.is_none()
+            && status.is_none()
+    }
+}
+
 /// From an offset of this many pages on, a page is read by a deferred join: its invoice
 /// numbers first, from the `invoices_by_customer` index alone, then only those rows. Below
 /// it, the plain ordered index scan, which reads each skipped row too, is cheaper: it looks
@@ -77,19 +98,66 @@ pub fn page(
     code: i64,
     filter: &InvoiceFilter,
 ) -> QueryResult<Vec<InvoiceRow>> {
+    match page_statement(id_type, code, filter) {
+        PageStatement::Plain(statement) => load(conn, statement, filter.limit),
+        PageStatement::Filtered(statement) => load(conn, statement, filter.limit),
+    }
+}
+
+/// The rows of `statement`, a page of at most `limit`.
+fn load<Q>(conn: &mut PgConnection, statement: Q, limit: i64) -> QueryResult<Vec<InvoiceRow>>
+where
+    Q: for<'a> LoadQuery<'a, PgConnection, InvoiceRow, DefaultLoadingMode>,
+{
     // Room for the whole page at once: collecting rows that may fail would grow and copy
     // the vector of these wide rows several times.
-    let mut rows = Vec::with_capacity(usize::try_from(filter.limit).unwrap_or_default());
-    for row in
-        page_query(id_type, code, filter).load_iter::<InvoiceRow, DefaultLoadingMode>(conn)?
-    {
+    let mut rows = Vec::with_capacity(usize::try_from(limit).unwrap_or_default());
+    for row in statement.load_iter::<InvoiceRow, DefaultLoadingMode>(conn)? {
         rows.push(row?);
     }
     Ok(rows)
 }
 
+/// The statement of a page without filters: its type is known when compiling, so diesel
+/// finds it prepared by its type alone, without writing its SQL again for each request.
+pub type PlainPage = diesel::dsl::Select<
+    diesel::dsl::Limit<
+        diesel::dsl::Offset<
+            diesel::dsl::Order<
+                diesel::dsl::Filter<
+                    invoices::table,
+                    diesel::dsl::Eq<diesel::dsl::Nullable<invoices::customer_id>, CustomerKey>,
+                >,
+                (
+                    diesel::dsl::Desc<invoices::bill_date>,
+                    diesel::dsl::Desc<invoices::invoice_number>,
+                ),
+            >,
+        >,
+    >,
+    AsSelect<InvoiceRow, Pg>,
+>;
+
+/// A statement put together for the filters of the request.
+pub type FilteredPage = invoices::BoxedQuery<'static, Pg, AsSelect<InvoiceRow, Pg>>;
+
 /// The statement `page` runs.
-pub type PageQuery = invoices::BoxedQuery<'static, Pg, AsSelect<InvoiceRow, Pg>>;
+pub enum PageStatement {
+    /// A shallow page without filters: nearly every request.
+    Plain(PlainPage),
+    /// Any other page.
+    Filtered(FilteredPage),
+}
+
+impl PageStatement {
+    /// The statement and its parameters, as diesel shows them; the benchmark prints its plan.
+    pub fn debug(&self) -> String {
+        match self {
+            Self::Plain(statement) => diesel::debug_query::<Pg, _>(statement).to_string(),
+            Self::Filtered(statement) => diesel::debug_query::<Pg, _>(statement).to_string(),
+        }
+    }
+}
 
 /// The statement of `page`, for it and for the benchmark, which prints its plans.
 ///
@@ -97,10 +165,21 @@ pub type PageQuery = invoices::BoxedQuery<'static, Pg, AsSelect<InvoiceRow, Pg>>
 /// `invoices_by_group` for a group's bills) in the order of the page, the customer looked
 /// up once in a subquery; the filters on dates bound the scan, the others filter it.
 /// Deep pages: the same scan over the index alone for the page's keys, then those rows.
-pub fn page_query(id_type: &str, code: i64, filter: &InvoiceFilter) -> PageQuery {
+pub fn page_statement(id_type: &str, code: i64, filter: &InvoiceFilter) -> PageStatement {
     let customer = customer_key(id_type, code);
     let newest_first = (invoices::bill_date.desc(), invoices::invoice_number.desc());
-    if filter.offset < DEFERRED_JOIN_FROM_PAGES * filter.limit {
+    let shallow = filter.offset < DEFERRED_JOIN_FROM_PAGES * filter.limit;
+    if shallow && filter.is_unfiltered() {
+        return PageStatement::Plain(
+            invoices::table
+                .filter(invoices::customer_id.nullable().eq(customer))
+                .order(newest_first)
+                .offset(filter.offset)
+                .limit(filter.limit)
+                .select(InvoiceRow::as_select()),
+        );
+    }
+    if shallow {
         let page = invoices::table
             .filter(invoices::customer_id.nullable().eq(customer))
             .order(newest_first)
@@ -108,7 +187,7 @@ pub fn page_query(id_type: &str, code: i64, filter: &InvoiceFilter) -> PageQuery
             .limit(filter.limit)
             .select(InvoiceRow::as_select())
             .into_boxed();
-        return with_filters(page, filter);
+        return PageStatement::Filtered(with_filters(page, filter));
     }
     let keys = invoices::table
         .filter(invoices::customer_id.nullable().eq(customer.clone()))
@@ -117,16 +196,18 @@ pub fn page_query(id_type: &str, code: i64, filter: &InvoiceFilter) -> PageQuery
         .offset(filter.offset)
         .limit(filter.limit)
         .into_boxed();
-    invoices::table
-        .filter(invoices::customer_id.nullable().eq(customer))
-        .filter(invoices::invoice_number.eq_any(with_filters(keys, filter)))
-        .order(newest_first)
-        .select(InvoiceRow::as_select())
-        .into_boxed()
+    PageStatement::Filtered(
+        invoices::table
+            .filter(invoices::customer_id.nullable().eq(customer))
+            .filter(invoices::invoice_number.eq_any(with_filters(keys, filter)))
+            .order(newest_first)
+            .select(InvoiceRow::as_select())
+            .into_boxed(),
+    )
 }
 
 /// The statement that finds a customer's key by `id_type` and `code`, as a subquery.
-type CustomerKey = diesel::dsl::SingleValue<
+pub type CustomerKey = diesel::dsl::SingleValue<
     diesel::dsl::Select<
         diesel::dsl::Filter<
             diesel::dsl::Filter<customers::table, diesel::dsl::Eq<customers::id_type, String>>,
