@@ -235,25 +235,33 @@ fn run(command: Command) -> Result<(), SetupError> {
                 limit: 20,
                 ..InvoiceFilter::default()
             };
+            let (id_type, code) = ("CLIENT_CODE", 1_000_001);
+            let shape =
+                |filter: InvoiceFilter| db::invoices::page_statement(id_type, code, &filter);
             let shapes = [
-                ("first page", first_page.clone()),
+                ("first page", shape(first_page.clone())),
                 (
                     "first page of a group",
-                    InvoiceFilter {
+                    shape(InvoiceFilter {
                         billing_group: Some("G1".to_owned()),
                         ..first_page.clone()
-                    },
+                    }),
                 ),
+                // The 10,000-bill customer's newest position is 10,000.
                 (
                     "page at offset 5,000",
-                    InvoiceFilter {
+                    db::invoices::by_position(id_type, code, 10_000 - 5_000, 20),
+                ),
+                (
+                    "page of a group at offset 5,000",
+                    shape(InvoiceFilter {
+                        billing_group: Some("G1".to_owned()),
                         offset: 5_000,
                         ..first_page
-                    },
+                    }),
                 ),
             ];
-            for (shape, filter) in shapes {
-                let statement = db::invoices::page_statement("CLIENT_CODE", 1_000_001, &filter);
+            for (shape, statement) in shapes {
                 println!("{shape}\t{}", statement.debug());
             }
             Ok(())

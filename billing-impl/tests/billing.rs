@@ -269,3 +269,92 @@ async fn amounts_and_dates_are_written_exactly() {
     .expect("count");
     assert_eq!(count, 49, "the demo's 48 invoices and this one");
 }
+
+/// Every invoice number of customer 1001, newest first, read in pages of `quantity`.
+async fn paged_numbers(app: &TestApp, token: &str, quantity: usize) -> Vec<String> {
+    let mut numbers = Vec::new();
+    loop {
+        let url = format!(
+            "{BILLS_1001}?pageInit={}&quantity={quantity}",
+            numbers.len()
+        );
+        let (status, body) = app.get(&app.api(&url), token).await;
+        assert_eq!(status, 200, "{body}");
+        let page = field(invoices(&body), "invoiceNumber");
+        numbers.extend(page.iter().map(|number| (*number).to_owned()));
+        if page.len() < quantity {
+            return numbers;
+        }
+    }
+}
+
+/// Customer 1001's invoice numbers, newest first, as the database orders them.
+fn numbers_in_order(conn: &mut diesel::PgConnection) -> Vec<String> {
+    diesel::sql_query(
+        "SELECT invoice_number FROM invoices JOIN customers USING (customer_id)
+         WHERE code = 1001 ORDER BY bill_date DESC, invoice_number DESC",
+    )
+    .load::<Number>(conn)
+    .expect("numbers")
+    .into_iter()
+    .map(|row| row.invoice_number)
+    .collect()
+}
+
+#[derive(diesel::QueryableByName)]
+struct Number {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    invoice_number: String,
+}
+
+#[tokio::test]
+async fn deep_pages_keep_the_order_as_invoices_come_go_and_move() {
+    let app = TestApp::with_demo_data().await;
+    let mut conn = app.db.connect();
+    // 150 more bills out of date order, some sharing a date: pages past the first 50 rows
+    // are read by position, the first ones by the ordered scan.
+    conn.batch_execute(
+        "INSERT INTO invoices (customer_id, invoice_number, invoice_status, bill_date,
+                               invoice_amount, invoice_balance)
+         SELECT customer_id, 'DEEP-' || lpad(i::text, 3, '0'), 'OPEN',
+                DATE '2020-01-01' + (i * 37 % 101), 1, 1
+         FROM customers, generate_series(1, 150) AS i WHERE code = 1001",
+    )
+    .expect("insert");
+    let token = app.token(&["read"]).await;
+    let expected = numbers_in_order(&mut conn);
+    assert_eq!(expected.len(), 174);
+    assert_eq!(paged_numbers(&app, &token, 7).await, expected);
+    assert_eq!(paged_numbers(&app, &token, 100).await, expected);
+
+    // An older bill arrives, one goes, one moves to another date, one is renumbered.
+    conn.batch_execute(
+        "INSERT INTO invoices (customer_id, invoice_number, invoice_status, bill_date,
+                               invoice_amount, invoice_balance)
+         SELECT customer_id, 'DEEP-OLD', 'OPEN', DATE '2019-06-30', 1, 1
+         FROM customers WHERE code = 1001;
+         DELETE FROM invoices WHERE invoice_number = 'DEEP-040';
+         UPDATE invoices SET bill_date = DATE '2020-02-15' WHERE invoice_number = 'DEEP-077';
+         UPDATE invoices SET invoice_number = 'DEEP-ZZZ' WHERE invoice_number = 'DEEP-100';",
+    )
+    .expect("change");
+    let expected = numbers_in_order(&mut conn);
+    assert_eq!(expected.len(), 174);
+    assert_eq!(paged_numbers(&app, &token, 7).await, expected);
+
+    // The positions the database keeps are 1 to n, oldest first, for every customer.
+    let misplaced: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "count(*) FROM (
+             SELECT customer_position, row_number() OVER (
+                 PARTITION BY customer_id ORDER BY bill_date, invoice_number) AS expected
+             FROM invoices) AS positions
+         WHERE customer_position IS DISTINCT FROM expected",
+    ))
+    .get_result(&mut conn)
+    .expect("count");
+    assert_eq!(misplaced, 0);
+    let (status, beyond) = app
+        .get(&app.api(&format!("{BILLS_1001}?pageInit=174")), &token)
+        .await;
+    assert_eq!((status, invoices(&beyond).len()), (200, 0));
+}

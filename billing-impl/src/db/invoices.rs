@@ -81,7 +81,16 @@ impl InvoiceFilter {
     }
 }
 
-/// From an offset of this many pages on, a page is read by a deferred join: its invoice
+/// From this offset on, a page of all a customer's invoices is read by position
+/// (`customer_position`, which the database keeps): the customer's newest position first,
+/// then the page's short range of `invoices_by_position`, however deep. Below it, the plain
+/// ordered index scan, one statement that steps over the rows before the page, is cheaper.
+/// Measured with pgbench on the 10,000-bill customer (prepared, one client, pages of 20):
+/// at offset 20, plain 5,466 vs by position 5,176 tps; at 60, 4,651 vs 4,876; at 200, 3,816
+/// vs 5,235; at 400, 3,209 vs 5,676.
+pub const BY_POSITION_FROM_OFFSET: i64 = 50;
+
+/// From an offset of this many pages on, a filtered page is read by a deferred join: its invoice
 /// numbers first, from the `invoices_by_customer` index alone, then only those rows. Below
 /// it, the plain ordered index scan, which reads each skipped row too, is cheaper: it looks
 /// the customer up once and has no join, hash or second sort. Measured with pgbench on the
@@ -98,10 +107,50 @@ pub fn page(
     code: i64,
     filter: &InvoiceFilter,
 ) -> QueryResult<Vec<InvoiceRow>> {
-    match page_statement(id_type, code, filter) {
+    let statement = if filter.is_unfiltered() && filter.offset >= BY_POSITION_FROM_OFFSET {
+        match newest_position(conn, id_type, code)? {
+            Some(newest) => by_position(id_type, code, newest - filter.offset, filter.limit),
+            // No invoice, or no such customer.
+            None => return Ok(Vec::new()),
+        }
+    } else {
+        page_statement(id_type, code, filter)
+    };
+    match statement {
         PageStatement::Plain(statement) => load(conn, statement, filter.limit),
         PageStatement::Filtered(statement) => load(conn, statement, filter.limit),
     }
+}
+
+/// The position of the customer's newest invoice: how many invoices it has.
+fn newest_position(conn: &mut PgConnection, id_type: &str, code: i64) -> QueryResult<Option<i64>> {
+    invoices::table
+        .filter(
+            invoices::customer_id
+                .nullable()
+                .eq(customer_key(id_type, code)),
+        )
+        .select(diesel::dsl::max(invoices::customer_position))
+        .get_result(conn)
+}
+
+/// The statement of a page of all the customer's invoices that ends at position `last`
+/// (the newest position less the page's offset): the `limit` positions up to it, newest
+/// first, read by `invoices_by_position`.
+pub fn by_position(id_type: &str, code: i64, last: i64, limit: i64) -> PageStatement {
+    PageStatement::Filtered(
+        invoices::table
+            .filter(
+                invoices::customer_id
+                    .nullable()
+                    .eq(customer_key(id_type, code)),
+            )
+            .filter(invoices::customer_position.le(last))
+            .order(invoices::customer_position.desc())
+            .limit(limit)
+            .select(InvoiceRow::as_select())
+            .into_boxed(),
+    )
 }
 
 /// The rows of `statement`, a page of at most `limit`.
@@ -164,7 +213,8 @@ impl PageStatement {
 /// Shallow pages (nearly every request): one index scan of `invoices_by_customer` (or of
 /// `invoices_by_group` for a group's bills) in the order of the page, the customer looked
 /// up once in a subquery; the filters on dates bound the scan, the others filter it.
-/// Deep pages: the same scan over the index alone for the page's keys, then those rows.
+/// Deep filtered pages: the same scan over the index alone for the page's keys, then those
+/// rows. (`page` reads deep pages without filters by position instead.)
 pub fn page_statement(id_type: &str, code: i64, filter: &InvoiceFilter) -> PageStatement {
     let customer = customer_key(id_type, code);
     let newest_first = (invoices::bill_date.desc(), invoices::invoice_number.desc());

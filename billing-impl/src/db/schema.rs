@@ -66,6 +66,7 @@ diesel::table! {
         dei -> Nullable<Text>,
         attachment -> Nullable<Text>,
         created_at -> Timestamptz,
+        customer_position -> Nullable<Int8>,
     }
 }
 

@@ -24,7 +24,8 @@ INSERT INTO invoices (
     customer_id, invoice_number, billing_group_id, subscriber_msisdn, contract_number,
     invoice_status, bill_date, bill_period, period_start_date, period_end_date,
     expiration_date, invoice_amount, invoice_balance, payment_amount, invoiced_service_count,
-    invoice_type, invoice_serial, invoice_description, billing_name, billplan, cai)
+    invoice_type, invoice_serial, invoice_description, billing_name, billplan, cai,
+    customer_position)
 SELECT c.customer_id,
        'INV-' || c.n || '-' || lpad(i::text, 6, '0'),
        CASE WHEN i % 4 = 0 THEN NULL ELSE 'G' || (i % 3 + 1) END,
@@ -41,5 +42,7 @@ SELECT c.customer_id,
        round((100 + (i * 37 % 5000))::numeric / 14, 2),
        1 + i % 4,
        'FACTURA', 'A', 'Servicios moviles', 'Bulk customer ' || c.n, 'Plan Empresarial',
-       '4B2F1A-9C8D7E-6F5A4B-3C2D1E-0F9A8B-7C'
+       '4B2F1A-9C8D7E-6F5A4B-3C2D1E-0F9A8B-7C',
+       -- Invoice 1 is the newest: the last position. Set here, the trigger has none to write.
+       {invoices_per_customer} - i + 1
 FROM bulk_customers AS c CROSS JOIN generate_series(1, {invoices_per_customer}) AS i;
