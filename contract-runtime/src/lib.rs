@@ -10,6 +10,7 @@
 
 mod auth;
 mod body;
+pub mod date;
 mod error;
 mod params;
 mod wire_enum;

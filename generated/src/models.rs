@@ -583,7 +583,7 @@ pub struct Invoice {
     )]
     pub attachment: Option<String>,
     /// Date the bill was issued.
-    #[serde(rename = "billDate")]
+    #[serde(rename = "billDate", serialize_with = "contract_runtime::date::write")]
     pub bill_date: chrono::naive::NaiveDate,
     /// Billed period, `YYYY-MM`.
     #[serde(
@@ -659,7 +659,8 @@ pub struct Invoice {
         rename = "expirationDate",
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "contract_runtime::present"
+        deserialize_with = "contract_runtime::present",
+        serialize_with = "contract_runtime::date::write_option"
     )]
     pub expiration_date: Option<chrono::naive::NaiveDate>,
     /// Date the print authorization (CAI) expires.
@@ -667,7 +668,8 @@ pub struct Invoice {
         rename = "expirationElectronicDate",
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "contract_runtime::present"
+        deserialize_with = "contract_runtime::present",
+        serialize_with = "contract_runtime::date::write_option"
     )]
     pub expiration_electronic_date: Option<chrono::naive::NaiveDate>,
     /// Amount billed, with at most two decimal places.
@@ -722,28 +724,32 @@ pub struct Invoice {
         rename = "paymentDate",
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "contract_runtime::present"
+        deserialize_with = "contract_runtime::present",
+        serialize_with = "contract_runtime::date::write_option"
     )]
     pub payment_date: Option<chrono::naive::NaiveDate>,
     #[serde(
         rename = "periodEndDate",
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "contract_runtime::present"
+        deserialize_with = "contract_runtime::present",
+        serialize_with = "contract_runtime::date::write_option"
     )]
     pub period_end_date: Option<chrono::naive::NaiveDate>,
     #[serde(
         rename = "periodStartDate",
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "contract_runtime::present"
+        deserialize_with = "contract_runtime::present",
+        serialize_with = "contract_runtime::date::write_option"
     )]
     pub period_start_date: Option<chrono::naive::NaiveDate>,
     #[serde(
         rename = "printDate",
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "contract_runtime::present"
+        deserialize_with = "contract_runtime::present",
+        serialize_with = "contract_runtime::date::write_option"
     )]
     pub print_date: Option<chrono::naive::NaiveDate>,
     #[serde(
