@@ -5,7 +5,7 @@
 //! the token endpoint, health, the served contract in `docs`) → the generated routing of
 //! `billing_api::server`, which calls `contract_runtime` (parameters, scopes) → `auth`
 //! (bearer token, customer scope) → `api::<tag>` (the operation) → `db::replicas::Reads`
-//! and `db::Database` (replica or primary, connection permits, retries) → `db::<table>`
+//! and `db::Database` (replica or primary, the queue of its threads, retries) → `db::<table>`
 //! (queries) → `error` (every failure as an `errorBody`).
 
 pub mod api;

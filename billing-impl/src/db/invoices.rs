@@ -90,11 +90,11 @@ impl InvoiceFilter {
 /// vs 5,235; at 400, 3,209 vs 5,676.
 pub const BY_POSITION_FROM_OFFSET: i64 = 50;
 
-/// From an offset of this many pages on, a filtered page is read by a deferred join: its invoice
-/// numbers first, from the `invoices_by_customer` index alone, then only those rows. Below
-/// it, the plain ordered index scan, which reads each skipped row too, is cheaper: it looks
-/// the customer up once and has no join, hash or second sort. Measured with pgbench on the
-/// 10,000-bill customer (prepared, one client, `random_page_cost` 1.1 as the pool sets it):
+/// From an offset of this many pages on, a filtered page is read by a deferred join: its
+/// invoice numbers first, from the `invoices_by_customer` index alone, then only those rows.
+/// Below it, the plain ordered index scan, which reads each skipped row too, is cheaper: it
+/// looks the customer up once and has no join, hash or second sort. Measured with pgbench on
+/// the 10,000-bill customer (prepared, one client, `random_page_cost` 1.1 as the pool sets it):
 /// pages of 20 at offset 200, plain 5,160 vs deferred 4,170 tps; at 400, 4,420 vs 4,730; at
 /// 5,000, 950 vs 2,060. Pages of 100 at offset 1,000, 2,420 vs 2,000; at 5,000, 840 vs 1,410.
 pub const DEFERRED_JOIN_FROM_PAGES: i64 = 20;

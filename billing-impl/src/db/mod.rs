@@ -17,7 +17,10 @@ pub mod token_keys;
 pub mod tokens;
 
 use std::{
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU8, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -29,7 +32,6 @@ use diesel::{
     sql_types::BigInt,
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use tokio::sync::oneshot;
 
 pub use self::error::DbError;
 use crate::{config::DatabaseConfig, metrics::Metrics};
@@ -249,11 +251,14 @@ impl Database {
     {
         let asked = Instant::now();
         let deadline = asked + self.pool_timeout;
-        let (started, start) = oneshot::channel::<()>();
-        let database = self.clone();
-        let outcome = self.threads.spawn(move || {
-            // Nobody waits any more: the request was answered 503 at its deadline.
-            started.send(()).ok()?;
+        let turn = Arc::new(AtomicU8::new(QUEUED));
+        let (database, thread_turn) = (self.clone(), turn.clone());
+        let mut outcome = self.threads.spawn(move || {
+            if !thread_turn.take(STARTED) {
+                // Nobody waits any more: the request was answered 503 at its deadline.
+                return None;
+            }
+            database.metrics.pool_wait(asked.elapsed(), true);
             let retries = database.pool_size() as usize;
             Some(
                 (|| database.attempt(access, &mut work, deadline))
@@ -271,17 +276,20 @@ impl Database {
                     .map_err(|failed| failed.error),
             )
         });
-        let began = tokio::time::timeout(self.pool_timeout, start).await;
-        let began = matches!(began, Ok(Ok(())));
-        self.metrics.pool_wait(asked.elapsed(), began);
-        if !began {
-            return Err(DbError::Unreachable(format!(
-                "no connection free within {} ms",
-                self.pool_timeout.as_millis()
-            ))
-            .into());
-        }
-        match outcome.await {
+        let finished = match tokio::time::timeout_at(deadline.into(), &mut outcome).await {
+            Ok(finished) => finished,
+            Err(_) if turn.take(ABANDONED) => {
+                self.metrics.pool_wait(asked.elapsed(), false);
+                return Err(DbError::Unreachable(format!(
+                    "no connection free within {} ms",
+                    self.pool_timeout.as_millis()
+                ))
+                .into());
+            }
+            // Started in time: its answer is worth the wait.
+            Err(_) => outcome.await,
+        };
+        match finished {
             Ok(Some(result)) => result,
             Ok(None) => Err(DbError::Work("the work was skipped".to_owned()).into()),
             Err(error) => Err(DbError::Work(error.to_string()).into()),
@@ -326,6 +334,27 @@ impl Database {
             }
             Attempt { error, retry }
         })
+    }
+}
+
+/// Where a unit of work stands, between the request that waits for it and the thread that
+/// runs it: whichever moves it out of `QUEUED` first decides whether it runs (`STARTED`) or
+/// was given up at the request's deadline (`ABANDONED`). Shared this way, a start wakes
+/// nobody; only the answer does.
+const QUEUED: u8 = 0;
+const STARTED: u8 = 1;
+const ABANDONED: u8 = 2;
+
+/// A unit of work's `QUEUED`, `STARTED` or `ABANDONED`.
+trait Turn {
+    /// Moves a queued unit to `next`; false when it had already left the queue.
+    fn take(&self, next: u8) -> bool;
+}
+
+impl Turn for AtomicU8 {
+    fn take(&self, next: u8) -> bool {
+        self.compare_exchange(QUEUED, next, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 }
 
