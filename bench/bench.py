@@ -387,6 +387,11 @@ def main() -> int:
         token_grants = measure("token endpoint", "/oauth/client_credential/accesstoken?grant_type=client_credentials",
                                "token.lua", min(peak_level, 16), {"BENCH_BASIC": basic_credentials(client)})
 
+        # The writes and grants left dead rows and dirty pages: clean them up now, so that
+        # neither autovacuum nor a checkpoint lands in the middle of a later measurement.
+        run("psql", database_url, "-qc", "VACUUM ANALYZE")
+        run("psql", database_url, "-qc", "CHECKPOINT")
+
         # How cost grows: the latency of one request at a time, which no queue inflates.
         growth_env = {"BENCH_FIRST_ID": str(BIG_CUSTOMER), "BENCH_CUSTOMERS": "1"}
         page_path = "/v2/billing/customers/CLIENT_CODE/%d/bills"

@@ -5,6 +5,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use actix_web::http::StatusCode;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
@@ -175,14 +176,14 @@ impl Metrics {
     }
 
     /// Counts an answered request of `operation`.
-    pub fn request(&self, operation: &str, method: &str, status: u16, took: Duration) {
+    pub fn request(&self, operation: &str, method: &str, status: StatusCode, took: Duration) {
         let Some(m) = &self.0 else { return };
         let method = METHODS
             .iter()
             .find(|known| **known == method)
             .unwrap_or(&"other");
         m.requests
-            .with_label_values(&[operation, method, &status.to_string()])
+            .with_label_values(&[operation, method, status.as_str()])
             .inc();
         m.latency
             .with_label_values(&[operation])

@@ -82,7 +82,9 @@ pub async fn observe(
     let started = Instant::now();
     let observer = request.app_data::<web::Data<Observer>>().cloned();
     let method = request.method().clone();
-    let path = request.path().to_owned();
+    // Kept only for the access line, which is written only when its target is enabled.
+    let path =
+        log::log_enabled!(target: "access", log::Level::Info).then(|| request.path().to_owned());
     let peer = request.peer_addr().map(|peer| peer.ip());
     let answered = next.call(request).await;
     let took = started.elapsed();
@@ -109,7 +111,7 @@ pub async fn observe(
     if let Some(observer) = &observer {
         observer
             .metrics
-            .request(operation, method.as_str(), status.as_u16(), took);
+            .request(operation, method.as_str(), status, took);
     }
     log::info!(
         target: "access",
@@ -118,8 +120,9 @@ pub async fn observe(
         status = status.as_u16(),
         latency_ms = took.as_secs_f64() * 1000.0,
         client_id = client.as_deref().unwrap_or("-");
-        "{} \"{method} {path}\" {} {:.3} ms",
+        "{} \"{method} {}\" {} {:.3} ms",
         peer.map_or_else(|| "-".to_owned(), |peer| peer.to_string()),
+        path.as_deref().unwrap_or_default(),
         status.as_u16(),
         took.as_secs_f64() * 1000.0,
     );

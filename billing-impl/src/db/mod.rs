@@ -251,10 +251,10 @@ impl Database {
     {
         let asked = Instant::now();
         let deadline = asked + self.pool_timeout;
-        let turn = Arc::new(AtomicU8::new(QUEUED));
+        let turn = Turn::queued();
         let (database, thread_turn) = (self.clone(), turn.clone());
         let mut outcome = self.threads.spawn(move || {
-            if !thread_turn.take(STARTED) {
+            if !thread_turn.start() {
                 // Nobody waits any more: the request was answered 503 at its deadline.
                 return None;
             }
@@ -278,7 +278,7 @@ impl Database {
         });
         let finished = match tokio::time::timeout_at(deadline.into(), &mut outcome).await {
             Ok(finished) => finished,
-            Err(_) if turn.take(ABANDONED) => {
+            Err(_) if turn.abandon() => {
                 self.metrics.pool_wait(asked.elapsed(), false);
                 return Err(DbError::Unreachable(format!(
                     "no connection free within {} ms",
@@ -338,22 +338,32 @@ impl Database {
 }
 
 /// Where a unit of work stands, between the request that waits for it and the thread that
-/// runs it: whichever moves it out of `QUEUED` first decides whether it runs (`STARTED`) or
-/// was given up at the request's deadline (`ABANDONED`). Shared this way, a start wakes
-/// nobody; only the answer does.
-const QUEUED: u8 = 0;
-const STARTED: u8 = 1;
-const ABANDONED: u8 = 2;
+/// runs it: whichever moves it out of the queue first decides whether it runs or was given
+/// up at the request's deadline. Shared this way, a start wakes nobody; only the answer does.
+struct Turn(AtomicU8);
 
-/// A unit of work's `QUEUED`, `STARTED` or `ABANDONED`.
-trait Turn {
-    /// Moves a queued unit to `next`; false when it had already left the queue.
-    fn take(&self, next: u8) -> bool;
-}
+impl Turn {
+    const QUEUED: u8 = 0;
+    const STARTED: u8 = 1;
+    const ABANDONED: u8 = 2;
 
-impl Turn for AtomicU8 {
-    fn take(&self, next: u8) -> bool {
-        self.compare_exchange(QUEUED, next, Ordering::AcqRel, Ordering::Acquire)
+    fn queued() -> Arc<Self> {
+        Arc::new(Self(AtomicU8::new(Self::QUEUED)))
+    }
+
+    /// The thread's side: false when the request gave the work up.
+    fn start(&self) -> bool {
+        self.leave_queue(Self::STARTED)
+    }
+
+    /// The request's side, at its deadline: false when the work has started.
+    fn abandon(&self) -> bool {
+        self.leave_queue(Self::ABANDONED)
+    }
+
+    fn leave_queue(&self, next: u8) -> bool {
+        self.0
+            .compare_exchange(Self::QUEUED, next, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
     }
 }
@@ -361,10 +371,11 @@ impl Turn for AtomicU8 {
 /// The threads database work runs on: the blocking pool of a tokio runtime of their own,
 /// at most one thread per pooled connection. Work beyond that waits in the pool's queue,
 /// first in, first out, and a thread that finishes a unit takes the next one at once. Under
-/// load no thread sleeps between two units, so that handing work over costs no wake-up:
-/// `make bench` measured, list bills at 64 connections on 2 cores, every process on every
-/// core, 6,745 req/s and 140 µs of server CPU per request with a semaphore in front of each
-/// HTTP worker's own blocking threads, and 8,226 req/s and 123 µs with this queue.
+/// load no thread sleeps between two units, so that handing work over costs no wake-up.
+/// List bills at 64 connections on 2 cores, every process on every core (wrk, 10 s, the
+/// pool of 6, metrics off, `make bench`'s data): 6,745 req/s and 140 µs of server CPU per
+/// request with a semaphore in front of each HTTP worker's own blocking threads, 8,226 req/s
+/// and 123 µs with this queue.
 struct WorkThreads {
     /// Only its blocking pool is used; it is never driven. `None` once dropped.
     runtime: Option<tokio::runtime::Runtime>,
