@@ -252,11 +252,12 @@ fn run(command: Command) -> Result<(), SetupError> {
                     "page at offset 5,000",
                     db::invoices::by_position(id_type, code, 10_000 - 5_000, 20),
                 ),
+                // Group G1 holds a quarter of them.
                 (
-                    "page of a group at offset 5,000",
+                    "page of a group at offset 2,000",
                     shape(InvoiceFilter {
                         billing_group: Some("G1".to_owned()),
-                        offset: 5_000,
+                        offset: 2_000,
                         ..first_page
                     }),
                 ),
