@@ -55,6 +55,7 @@ pub struct DatabaseConfig {
     /// connections keep one core of a database as large as this machine busy (measured:
     /// `make bench`); 32 lets three instances share PostgreSQL's default
     /// `max_connections` of 100 with the three connections it reserves for superusers.
+    /// The database work runs on as many threads as the pool has connections.
     #[arg(long, env = "BILLING_DB_POOL_SIZE")]
     pub db_pool_size: Option<u32>,
 
