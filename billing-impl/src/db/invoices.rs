@@ -118,7 +118,7 @@ pub fn page(
     };
     match statement {
         PageStatement::Plain(statement) => load(conn, statement, filter.limit),
-        PageStatement::Filtered(statement) => load(conn, statement, filter.limit),
+        PageStatement::Built(statement) => load(conn, statement, filter.limit),
     }
 }
 
@@ -138,7 +138,7 @@ fn newest_position(conn: &mut PgConnection, id_type: &str, code: i64) -> QueryRe
 /// (the newest position less the page's offset): the `limit` positions up to it, newest
 /// first, read by `invoices_by_position`.
 pub fn by_position(id_type: &str, code: i64, last: i64, limit: i64) -> PageStatement {
-    PageStatement::Filtered(
+    PageStatement::Built(
         invoices::table
             .filter(
                 invoices::customer_id
@@ -187,15 +187,15 @@ pub type PlainPage = diesel::dsl::Select<
     AsSelect<InvoiceRow, Pg>,
 >;
 
-/// A statement put together for the filters of the request.
-pub type FilteredPage = invoices::BoxedQuery<'static, Pg, AsSelect<InvoiceRow, Pg>>;
+/// A statement put together for the request: its filters, or the range of a deep page.
+pub type BuiltPage = invoices::BoxedQuery<'static, Pg, AsSelect<InvoiceRow, Pg>>;
 
 /// The statement `page` runs.
 pub enum PageStatement {
     /// A shallow page without filters: nearly every request.
     Plain(PlainPage),
     /// Any other page.
-    Filtered(FilteredPage),
+    Built(BuiltPage),
 }
 
 impl PageStatement {
@@ -203,7 +203,7 @@ impl PageStatement {
     pub fn debug(&self) -> String {
         match self {
             Self::Plain(statement) => diesel::debug_query::<Pg, _>(statement).to_string(),
-            Self::Filtered(statement) => diesel::debug_query::<Pg, _>(statement).to_string(),
+            Self::Built(statement) => diesel::debug_query::<Pg, _>(statement).to_string(),
         }
     }
 }
@@ -237,7 +237,7 @@ pub fn page_statement(id_type: &str, code: i64, filter: &InvoiceFilter) -> PageS
             .limit(filter.limit)
             .select(InvoiceRow::as_select())
             .into_boxed();
-        return PageStatement::Filtered(with_filters(page, filter));
+        return PageStatement::Built(with_filters(page, filter));
     }
     let keys = invoices::table
         .filter(invoices::customer_id.nullable().eq(customer.clone()))
@@ -246,7 +246,7 @@ pub fn page_statement(id_type: &str, code: i64, filter: &InvoiceFilter) -> PageS
         .offset(filter.offset)
         .limit(filter.limit)
         .into_boxed();
-    PageStatement::Filtered(
+    PageStatement::Built(
         invoices::table
             .filter(invoices::customer_id.nullable().eq(customer))
             .filter(invoices::invoice_number.eq_any(with_filters(keys, filter)))
