@@ -59,6 +59,22 @@ pub struct DatabaseConfig {
     #[arg(long, env = "BILLING_DB_POOL_SIZE")]
     pub db_pool_size: Option<u32>,
 
+    /// How far below the HTTP workers the database threads are scheduled: their nice value
+    /// is this much above the process's (0 to 19; 0 schedules them alike). When the cores
+    /// are busy, the HTTP workers come first, so that requests are read, and queued in
+    /// order of arrival for the database, as soon as they come, instead of waiting unread
+    /// in their connections while the database work that is already queued runs; and
+    /// `/health`, `/ready` and refusals stay prompt. On 2 cores with PostgreSQL, list bills
+    /// at 256 connections, three interleaved runs each (wrk, 10 s): p99 ÷ p50 2.55, 2.19
+    /// and 11 with 0, 2.12, 1.82 and 2.08 with 5, at 8,200 to 10,900 req/s either way.
+    #[arg(
+        long,
+        env = "BILLING_DB_THREAD_NICENESS",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(i32).range(0..=19)
+    )]
+    pub db_thread_niceness: i32,
+
     /// Milliseconds a request waits for a free connection before it is answered 503.
     #[arg(long, env = "BILLING_DB_POOL_TIMEOUT_MS", default_value_t = 2000)]
     pub db_pool_timeout_ms: u64,

@@ -57,7 +57,7 @@ fn connect(database: &DatabaseUrl) -> Result<PgConnection, SetupError> {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the API, applying pending migrations as soon as the database answers (the default).
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Apply pending migrations and exit.
     Migrate(DatabaseUrl),
     /// Load data: the demo data set, or a bulk one for the benchmark.
@@ -198,7 +198,7 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<(), SetupError> {
     match command {
-        Command::Serve(config) => serve(config),
+        Command::Serve(config) => serve(*config),
         Command::Migrate(database) => {
             let applied = db::migrate(database.expose())?;
             log::info!("{applied} migration(s) applied");

@@ -1,6 +1,7 @@
 //! Faults made for real: the database stopped under load, its connections killed, the
 //! pool exhausted, the server started before the database, killed with SIGKILL, and
-//! stopped with SIGTERM while requests are in flight.
+//! stopped with SIGTERM while requests are in flight; and the database threads scheduled
+//! below the HTTP workers, which keep reading requests while the cores are busy.
 
 use billing_test_support as common;
 use std::{
@@ -458,4 +459,56 @@ fn sigterm_finishes_the_requests_in_flight_and_exits_0() {
         );
     }
     assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0));
+}
+
+/// The nice value of each thread of process `pid`, by the thread's name.
+fn thread_niceness(pid: u32) -> Vec<(String, i64)> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("the server's threads")
+        .map(|task| {
+            let task = task.expect("a thread").path();
+            let name = std::fs::read_to_string(task.join("comm")).expect("comm");
+            let stat = std::fs::read_to_string(task.join("stat")).expect("stat");
+            (name.trim().to_owned(), niceness(&stat))
+        })
+        .collect()
+}
+
+/// The nice value in a `/proc/.../stat` line: the 19th field, the 17th after the name.
+fn niceness(stat: &str) -> i64 {
+    let (_, after_name) = stat.rsplit_once(')').expect("stat has a name");
+    after_name
+        .split_whitespace()
+        .nth(16)
+        .and_then(|nice| nice.parse().ok())
+        .expect("stat has a nice value")
+}
+
+#[test]
+fn database_threads_run_below_the_http_workers_as_configured() {
+    let db = common::TestDb::migrated();
+    let own = niceness(&std::fs::read_to_string("/proc/self/stat").expect("own stat"));
+    for (setting, below) in [(None, 5), (Some("0"), 0), (Some("9"), 9)] {
+        let env: Vec<_> = setting
+            .map(|value| ("BILLING_DB_THREAD_NICENESS", value))
+            .into_iter()
+            .collect();
+        let server = ServerProcess::start(&db.url, &env);
+        // `/ready` asks the database, on a database thread.
+        server.wait_until(Duration::from_secs(10), "/ready", 200);
+        let threads = thread_niceness(server.pid());
+        let database: Vec<_> = threads
+            .iter()
+            .filter(|(name, _)| name == "billing-db")
+            .collect();
+        assert!(!database.is_empty(), "no database thread in {threads:?}");
+        for (name, nice) in &threads {
+            let expected = if name == "billing-db" {
+                (own + below).min(19)
+            } else {
+                own
+            };
+            assert_eq!(*nice, expected, "{name} with {setting:?}: {threads:?}");
+        }
+    }
 }

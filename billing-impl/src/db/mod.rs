@@ -197,7 +197,7 @@ impl Database {
             .build_unchecked(manager);
         Ok(Self {
             pool,
-            threads: Arc::new(WorkThreads::new(size as usize)?),
+            threads: Arc::new(WorkThreads::new(size as usize, config.db_thread_niceness)?),
             pool_timeout,
             statement_timeout: Duration::from_millis(config.db_statement_timeout_ms),
             metrics: Metrics::off(),
@@ -375,7 +375,8 @@ impl Turn {
 /// List bills at 64 connections on 2 cores, every process on every core (wrk, 10 s, the
 /// pool of 6, metrics off, `make bench`'s data): 6,745 req/s and 140 µs of server CPU per
 /// request with a semaphore in front of each HTTP worker's own blocking threads, 8,226 req/s
-/// and 123 µs with this queue.
+/// and 123 µs with this queue. They run at a lower priority than the HTTP workers
+/// (`DatabaseConfig::db_thread_niceness` says why).
 struct WorkThreads {
     /// Only its blocking pool is used; it is never driven. `None` once dropped.
     runtime: Option<tokio::runtime::Runtime>,
@@ -383,10 +384,12 @@ struct WorkThreads {
 }
 
 impl WorkThreads {
-    fn new(threads: usize) -> std::io::Result<Self> {
+    /// At most `threads` threads, each `niceness` below the process's priority.
+    fn new(threads: usize, niceness: i32) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .max_blocking_threads(threads)
             .thread_name("billing-db")
+            .on_thread_start(move || lower_priority(niceness))
             .build()?;
         Ok(Self {
             handle: runtime.handle().clone(),
@@ -411,6 +414,16 @@ impl Drop for WorkThreads {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
+    }
+}
+
+/// Raises the calling thread's nice value by `niceness` (on Linux, a thread's own). Work on
+/// a thread that keeps its priority is still done, so a refusal is only logged.
+fn lower_priority(niceness: i32) {
+    if niceness > 0
+        && let Err(error) = rustix::process::nice(niceness)
+    {
+        log::warn!("a database thread keeps its priority: {error}");
     }
 }
 
