@@ -64,9 +64,9 @@ pub struct DatabaseConfig {
     /// are busy, the HTTP workers come first, so that requests are read, and queued in
     /// order of arrival for the database, as soon as they come, instead of waiting unread
     /// in their connections while the database work that is already queued runs; and
-    /// `/health`, `/ready` and refusals stay prompt. On 2 cores with PostgreSQL, list bills
-    /// at 256 connections, three interleaved runs each (wrk, 10 s): p99 ÷ p50 2.55, 2.19
-    /// and 11 with 0, 2.12, 1.82 and 2.08 with 5, at 8,200 to 10,900 req/s either way.
+    /// `/health`, `/ready` and refusals stay prompt. On 2 cores shared with PostgreSQL and
+    /// wrk, list bills at 256 connections, three interleaved runs each (10 s): p99 ÷ p50
+    /// 2.55, 2.19 and 11 with 0, 2.12, 1.82 and 2.08 with 5, at 8,200 to 10,900 req/s.
     #[arg(
         long,
         env = "BILLING_DB_THREAD_NICENESS",
