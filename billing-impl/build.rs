@@ -1,5 +1,6 @@
 //! Names the commit the binary is built from (`billing_build_info`), or `unknown` outside a
-//! git checkout.
+//! git checkout; and rebuilds when `migrations/` changes, which `embed_migrations!` embeds
+//! but cargo would not otherwise see gain a migration.
 fn main() {
     let commit = std::process::Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
@@ -12,4 +13,5 @@ fn main() {
     println!("cargo:rustc-env=BILLING_COMMIT={commit}");
     println!("cargo:rerun-if-changed=../.git/HEAD");
     println!("cargo:rerun-if-changed=../.git/refs/heads");
+    println!("cargo:rerun-if-changed=../migrations");
 }

@@ -307,6 +307,20 @@ struct Number {
     invoice_number: String,
 }
 
+/// How many invoices are not where the database's own ordering puts them: the positions it
+/// keeps must be 1 to n, oldest first, for every customer.
+fn misplaced_positions(conn: &mut diesel::PgConnection) -> i64 {
+    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "count(*) FROM (
+             SELECT customer_position, row_number() OVER (
+                 PARTITION BY customer_id ORDER BY bill_date, invoice_number) AS expected
+             FROM invoices) AS positions
+         WHERE customer_position IS DISTINCT FROM expected",
+    ))
+    .get_result(conn)
+    .expect("count")
+}
+
 #[tokio::test]
 async fn deep_pages_keep_the_order_as_invoices_come_go_and_move() {
     let app = TestApp::with_demo_data().await;
@@ -342,19 +356,38 @@ async fn deep_pages_keep_the_order_as_invoices_come_go_and_move() {
     assert_eq!(expected.len(), 174);
     assert_eq!(paged_numbers(&app, &token, 7).await, expected);
 
-    // The positions the database keeps are 1 to n, oldest first, for every customer.
-    let misplaced: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-        "count(*) FROM (
-             SELECT customer_position, row_number() OVER (
-                 PARTITION BY customer_id ORDER BY bill_date, invoice_number) AS expected
-             FROM invoices) AS positions
-         WHERE customer_position IS DISTINCT FROM expected",
-    ))
-    .get_result(&mut conn)
-    .expect("count");
-    assert_eq!(misplaced, 0);
+    assert_eq!(misplaced_positions(&mut conn), 0);
     let (status, beyond) = app
         .get(&app.api(&format!("{BILLS_1001}?pageInit=174")), &token)
         .await;
     assert_eq!((status, invoices(&beyond).len()), (200, 0));
+}
+
+#[tokio::test]
+async fn positions_stay_exact_when_two_transactions_add_bills_of_one_customer_at_once() {
+    let app = TestApp::with_demo_data().await;
+    let insert = |prefix: &str, day: u32| {
+        format!(
+            "INSERT INTO invoices (customer_id, invoice_number, invoice_status, bill_date,
+                                   invoice_amount, invoice_balance)
+             SELECT customer_id, '{prefix}-' || i, 'OPEN', DATE '2021-01-01' + {day} + i, 1, 1
+             FROM customers, generate_series(1, 5) AS i WHERE code = 1001"
+        )
+    };
+    // The first adds its bills and holds its transaction open while the second adds its own.
+    let mut first = app.db.connect();
+    first
+        .batch_execute(&format!("BEGIN; {}", insert("FIRST", 0)))
+        .expect("first insert");
+    let mut second = app.db.connect();
+    let second_insert = insert("SECOND", 2);
+    let concurrent = std::thread::spawn(move || {
+        second
+            .batch_execute(&format!("BEGIN; {second_insert}; COMMIT"))
+            .expect("second insert");
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    first.batch_execute("COMMIT").expect("first commit");
+    concurrent.join().expect("the second transaction");
+    assert_eq!(misplaced_positions(&mut app.db.connect()), 0);
 }

@@ -125,11 +125,7 @@ pub fn page(
 /// The position of the customer's newest invoice: how many invoices it has.
 fn newest_position(conn: &mut PgConnection, id_type: &str, code: i64) -> QueryResult<Option<i64>> {
     invoices::table
-        .filter(
-            invoices::customer_id
-                .nullable()
-                .eq(customer_key(id_type, code)),
-        )
+        .filter(of_customer(id_type, code))
         .select(diesel::dsl::max(invoices::customer_position))
         .get_result(conn)
 }
@@ -140,11 +136,7 @@ fn newest_position(conn: &mut PgConnection, id_type: &str, code: i64) -> QueryRe
 pub fn by_position(id_type: &str, code: i64, last: i64, limit: i64) -> PageStatement {
     PageStatement::Built(
         invoices::table
-            .filter(
-                invoices::customer_id
-                    .nullable()
-                    .eq(customer_key(id_type, code)),
-            )
+            .filter(of_customer(id_type, code))
             .filter(invoices::customer_position.le(last))
             .order(invoices::customer_position.desc())
             .limit(limit)
@@ -173,10 +165,7 @@ pub type PlainPage = diesel::dsl::Select<
     diesel::dsl::Limit<
         diesel::dsl::Offset<
             diesel::dsl::Order<
-                diesel::dsl::Filter<
-                    invoices::table,
-                    diesel::dsl::Eq<diesel::dsl::Nullable<invoices::customer_id>, CustomerKey>,
-                >,
+                diesel::dsl::Filter<invoices::table, OfCustomer>,
                 (
                     diesel::dsl::Desc<invoices::bill_date>,
                     diesel::dsl::Desc<invoices::invoice_number>,
@@ -216,31 +205,22 @@ impl PageStatement {
 /// Deep filtered pages: the same scan over the index alone for the page's keys, then those
 /// rows. (`page` reads deep pages without filters by position instead.)
 pub fn page_statement(id_type: &str, code: i64, filter: &InvoiceFilter) -> PageStatement {
-    let customer = customer_key(id_type, code);
     let newest_first = (invoices::bill_date.desc(), invoices::invoice_number.desc());
-    let shallow = filter.offset < DEFERRED_JOIN_FROM_PAGES * filter.limit;
-    if shallow && filter.is_unfiltered() {
-        return PageStatement::Plain(
-            invoices::table
-                .filter(invoices::customer_id.nullable().eq(customer))
-                .order(newest_first)
-                .offset(filter.offset)
-                .limit(filter.limit)
-                .select(InvoiceRow::as_select()),
-        );
-    }
-    if shallow {
+    if filter.offset < DEFERRED_JOIN_FROM_PAGES * filter.limit {
         let page = invoices::table
-            .filter(invoices::customer_id.nullable().eq(customer))
+            .filter(of_customer(id_type, code))
             .order(newest_first)
             .offset(filter.offset)
             .limit(filter.limit)
-            .select(InvoiceRow::as_select())
-            .into_boxed();
-        return PageStatement::Built(with_filters(page, filter));
+            .select(InvoiceRow::as_select());
+        return if filter.is_unfiltered() {
+            PageStatement::Plain(page)
+        } else {
+            PageStatement::Built(with_filters(page.into_boxed(), filter))
+        };
     }
     let keys = invoices::table
-        .filter(invoices::customer_id.nullable().eq(customer.clone()))
+        .filter(of_customer(id_type, code))
         .select(invoices::invoice_number)
         .order(newest_first)
         .offset(filter.offset)
@@ -248,7 +228,7 @@ pub fn page_statement(id_type: &str, code: i64, filter: &InvoiceFilter) -> PageS
         .into_boxed();
     PageStatement::Built(
         invoices::table
-            .filter(invoices::customer_id.nullable().eq(customer))
+            .filter(of_customer(id_type, code))
             .filter(invoices::invoice_number.eq_any(with_filters(keys, filter)))
             .order(newest_first)
             .select(InvoiceRow::as_select())
@@ -266,6 +246,16 @@ pub type CustomerKey = diesel::dsl::SingleValue<
         customers::customer_id,
     >,
 >;
+
+/// The condition that an invoice is of the customer named `id_type` and `code`.
+pub type OfCustomer = diesel::dsl::Eq<diesel::dsl::Nullable<invoices::customer_id>, CustomerKey>;
+
+/// The invoices of the customer named `id_type` and `code`, its key looked up in a subquery.
+fn of_customer(id_type: &str, code: i64) -> OfCustomer {
+    invoices::customer_id
+        .nullable()
+        .eq(customer_key(id_type, code))
+}
 
 /// The customer's key, as a subquery.
 fn customer_key(id_type: &str, code: i64) -> CustomerKey {
