@@ -391,3 +391,29 @@ async fn positions_stay_exact_when_two_transactions_add_bills_of_one_customer_at
     concurrent.join().expect("the second transaction");
     assert_eq!(misplaced_positions(&mut app.db.connect()), 0);
 }
+
+#[tokio::test]
+async fn a_load_of_many_customers_renumbers_them_under_a_bounded_number_of_locks() {
+    let app = TestApp::with_demo_data().await;
+    let mut conn = app.db.connect();
+    // One statement adds a bill to each of 1,000 new customers; the locks it took are
+    // counted before its transaction ends and lets them go.
+    conn.batch_execute(
+        "BEGIN;
+         INSERT INTO customers (id_type, code, name)
+         SELECT 'CLIENT_CODE', 500000 + n, 'Loaded ' || n FROM generate_series(1, 1000) AS n;
+         INSERT INTO invoices (customer_id, invoice_number, invoice_status, bill_date,
+                               invoice_amount, invoice_balance)
+         SELECT customer_id, 'LOAD-' || code, 'OPEN', DATE '2026-01-01', 1, 1
+         FROM customers WHERE code > 500000;",
+    )
+    .expect("load");
+    let locks: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
+    ))
+    .get_result(&mut conn)
+    .expect("locks");
+    conn.batch_execute("COMMIT").expect("commit");
+    assert!((1..=64).contains(&locks), "{locks} advisory locks");
+    assert_eq!(misplaced_positions(&mut conn), 0);
+}

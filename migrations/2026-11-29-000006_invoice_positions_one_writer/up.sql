@@ -1,15 +1,19 @@
 -- Two transactions that change one customer's invoices at once each numbered only the
 -- invoices they could see: the other's, not committed yet, were left out, and the
--- customer's positions came out doubled. Now each takes a lock per customer it renumbers,
--- held to its commit, so that the later one waits and numbers what the earlier one
--- committed too (each statement of READ COMMITTED sees what was committed before it began).
--- The locks are taken in ascending order of customer, so that two of them never wait for
--- each other.
+-- customer's positions came out doubled. Now each takes a lock for the customers it
+-- renumbers, held to its commit, so that the later one waits and numbers what the earlier
+-- one committed too (each statement of READ COMMITTED sees what was committed before it
+-- began). Customers share 64 locks by their key modulo 64: a load of every customer (as
+-- `billing seed`) takes 64 locks, not one per customer, which PostgreSQL's lock table
+-- (64 a connection on average, by default) could not hold. The locks are taken in
+-- ascending order, so that two writers never deadlock on them.
 CREATE OR REPLACE FUNCTION invoices_number_positions(customer_ids BIGINT[]) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_advisory_xact_lock(hashtextextended('invoices_positions', customer_id))
-    FROM (SELECT DISTINCT unnest(customer_ids) AS customer_id ORDER BY 1) AS customers;
+    -- 1768846960 ('invp'): the positions' own space of advisory locks.
+    PERFORM pg_advisory_xact_lock(1768846960, bucket)
+    FROM (SELECT DISTINCT (customer_id % 64)::integer AS bucket
+          FROM unnest(customer_ids) AS customer_id ORDER BY 1) AS buckets;
     UPDATE invoices AS i
     SET customer_position = ranked.position
     FROM (
