@@ -249,14 +249,14 @@ def pgbench(database_url: str, clients: int, duration: int, script: Path,
 def plans(binary: Path, database_url: str, env: dict[str, str]) -> list[str]:
     """`EXPLAIN (ANALYZE, BUFFERS)` of the server's statements for the main shapes of a
     page (`billing bench statements`), for the 10,000-bill customer."""
+    key = run("psql", database_url, "-qAtc",
+              f"SELECT customer_id FROM customers WHERE id_type = 'CLIENT_CODE' AND code = {BIG_CUSTOMER}").strip()
     lines = []
-    for line in run(str(binary), "bench", "statements", env=env).strip().splitlines():
+    for line in run(str(binary), "bench", "statements", "--customer-key", key, env=env).strip().splitlines():
         shape, debug = line.split("\t")
         sql, binds = debug.split(" -- binds: ")
         values = json.loads(binds)
         for index, value in reversed(list(enumerate(values, start=1))):
-            if value == 1_000_001:
-                value = BIG_CUSTOMER
             literal = f"'{value}'" if isinstance(value, str) else str(value)
             sql = sql.replace(f"${index}", literal)
         plan = run("psql", database_url, "-qAtc", f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}")

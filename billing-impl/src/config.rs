@@ -103,6 +103,17 @@ pub struct DatabaseConfig {
     /// primary, on the instance that took the write, so that it reads its own writes.
     #[arg(long, env = "BILLING_READ_AFTER_WRITE_MS", default_value_t = 2000)]
     pub read_after_write_ms: u64,
+
+    /// Customers' keys (`idType` and `id` to the database's key) the bill listings
+    /// remember, at most; the least used are forgotten first. A page read by a remembered
+    /// key spares PostgreSQL the customer's lookup on every request (`CustomerKeys` says
+    /// why that is safe).
+    #[arg(
+        long,
+        env = "BILLING_CUSTOMER_KEY_CACHE_SIZE",
+        default_value_t = 100_000
+    )]
+    pub customer_key_cache_size: u64,
 }
 
 impl DatabaseConfig {

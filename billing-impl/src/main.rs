@@ -116,7 +116,12 @@ enum BenchAction {
     /// Print the statements the server sends for the main shapes of a page of bills, one
     /// per line: the shape, a tab, the statement and the values of its parameters. The
     /// benchmark prints their plans.
-    Statements,
+    Statements {
+        /// The key of the customer whose pages they read; its newest position is taken to
+        /// be 10,000.
+        #[arg(long)]
+        customer_key: i64,
+    },
     /// Print, as JSON, the pool size and HTTP workers `billing serve` would use with this
     /// environment.
     Settings,
@@ -229,15 +234,13 @@ fn run(command: Command) -> Result<(), SetupError> {
             Ok(())
         }
         Command::Bench {
-            action: BenchAction::Statements,
+            action: BenchAction::Statements { customer_key },
         } => {
             let first_page = InvoiceFilter {
                 limit: 20,
                 ..InvoiceFilter::default()
             };
-            let (id_type, code) = ("CLIENT_CODE", 1_000_001);
-            let shape =
-                |filter: InvoiceFilter| db::invoices::page_statement(id_type, code, &filter);
+            let shape = |filter: InvoiceFilter| db::invoices::page_statement(customer_key, &filter);
             let shapes = [
                 ("first page", shape(first_page.clone())),
                 (
@@ -247,10 +250,9 @@ fn run(command: Command) -> Result<(), SetupError> {
                         ..first_page.clone()
                     }),
                 ),
-                // The 10,000-bill customer's newest position is 10,000.
                 (
                     "page at offset 5,000",
-                    db::invoices::by_position(id_type, code, 10_000 - 5_000, 20),
+                    db::invoices::by_position(customer_key, 10_000 - 5_000, 20),
                 ),
                 // Group G1 holds a quarter of them.
                 (

@@ -18,7 +18,7 @@ use crate::{
         token_endpoint::{self, TOKEN_PATH, TokenIssuer},
     },
     config::{AdminListen, ServeConfig},
-    db::{self, Database, replicas::Reads},
+    db::{self, Database, customers::CustomerKeys, replicas::Reads},
     docs::{self, Contract},
     error::ApiError,
     metrics::Metrics,
@@ -74,7 +74,11 @@ pub fn start(config: &ServeConfig, database: Database) -> io::Result<Running> {
         config.server.realm.clone(),
         metrics.clone(),
     );
-    let service = web::Data::new(BillingService::new(reads, tokens));
+    let service = web::Data::new(BillingService::new(
+        reads,
+        tokens,
+        CustomerKeys::new(config.database.customer_key_cache_size),
+    ));
     let issuer = web::Data::new(TokenIssuer {
         database: database.clone(),
         secrets: SecretVerifier::new(ARGON2_THREADS).map_err(io::Error::other)?,

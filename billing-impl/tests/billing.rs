@@ -417,3 +417,45 @@ async fn a_load_of_many_customers_renumbers_them_under_a_bounded_number_of_locks
     assert!((1..=64).contains(&locks), "{locks} advisory locks");
     assert_eq!(misplaced_positions(&mut conn), 0);
 }
+
+#[tokio::test]
+async fn a_customer_deleted_after_its_bills_were_listed_is_a_404() {
+    let app = TestApp::with_demo_data().await;
+    let token = app.token(&["read"]).await;
+    let (status, body) = app.get(&app.api(BILLS_1001), &token).await;
+    assert_eq!((status, invoices(&body).len()), (200, 20), "{body}");
+
+    let mut conn = app.db.connect();
+    conn.batch_execute("DELETE FROM customers WHERE id_type = 'CLIENT_CODE' AND code = 1001")
+        .expect("delete");
+    let (status, body) = app.get(&app.api(BILLS_1001), &token).await;
+    assert_eq!(status, 404, "a deleted customer is not served: {body}");
+    assert_error_body(&body, 404);
+}
+
+#[tokio::test]
+async fn a_customer_created_again_under_its_name_shows_its_new_bills() {
+    let app = TestApp::with_demo_data().await;
+    let token = app.token(&["read"]).await;
+    let (status, body) = app.get(&app.api(BILLS_1001), &token).await;
+    assert_eq!((status, invoices(&body).len()), (200, 20), "{body}");
+
+    // The same name, a new key.
+    let mut conn = app.db.connect();
+    conn.batch_execute(
+        "DELETE FROM customers WHERE id_type = 'CLIENT_CODE' AND code = 1001;
+         INSERT INTO customers (id_type, code, name) VALUES ('CLIENT_CODE', 1001, 'New owner');
+         INSERT INTO invoices (customer_id, invoice_number, invoice_status, bill_date,
+                               invoice_amount, invoice_balance)
+         SELECT customer_id, 'NEW-' || i, 'OPEN', DATE '2026-01-01' + i, 1, 1
+         FROM customers, generate_series(1, 3) AS i WHERE id_type = 'CLIENT_CODE' AND code = 1001",
+    )
+    .expect("create again");
+    let (status, body) = app.get(&app.api(BILLS_1001), &token).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        field(invoices(&body), "invoiceNumber"),
+        ["NEW-3", "NEW-2", "NEW-1"],
+        "the bills of the customer the name now belongs to"
+    );
+}

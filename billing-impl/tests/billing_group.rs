@@ -283,6 +283,22 @@ async fn the_bills_of_a_group_are_that_group_s_alone() {
 }
 
 #[tokio::test]
+async fn the_bills_of_a_group_of_a_deleted_customer_are_a_404() {
+    let app = TestApp::with_demo_data().await;
+    let token = app.token(&["read"]).await;
+    let sales = app.api(&format!("{GROUPS_1001}/SALES"));
+    let (status, body) = app.get(&sales, &token).await;
+    assert_eq!(status, 200, "{body}");
+
+    diesel::sql_query("DELETE FROM customers WHERE id_type = 'CLIENT_CODE' AND code = 1001")
+        .execute(&mut app.db.connect())
+        .expect("delete");
+    let (status, body) = app.get(&sales, &token).await;
+    assert_eq!(status, 404, "a deleted customer is not served: {body}");
+    assert_error_body(&body, 404);
+}
+
+#[tokio::test]
 async fn sql_in_string_parameters_is_stored_inert() {
     let app = TestApp::with_demo_data().await;
     let token = app.token(&["read", "write"]).await;

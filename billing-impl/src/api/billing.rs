@@ -9,7 +9,7 @@ use billing_api::{
 
 use super::{Authenticated, BillQuery, BillingService};
 use crate::{
-    db::{self, amount::Amount, invoices::InvoiceRow},
+    db::{amount::Amount, invoices::InvoiceRow},
     error::ApiError,
 };
 
@@ -39,15 +39,11 @@ impl Billing for BillingService {
             status,
         }
         .into_filter(None)?;
-        let rows = self
+        let keys = self.customer_keys.clone();
+        let (_, rows) = self
             .reads
             .read(&caller.client.client_id, move |conn| {
-                let rows = db::invoices::page(conn, &customer.id_type, customer.code, &filter)?;
-                if rows.is_empty() {
-                    // No bill: tell an unknown customer (404) from one without matches.
-                    customer.key(conn)?;
-                }
-                Ok::<_, ApiError>(rows)
+                customer.bills(conn, &keys, &filter)
             })
             .await?;
         Ok(FindCustomerBillsByClientCodeResponse::Ok(bill_collection(

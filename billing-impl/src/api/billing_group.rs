@@ -89,18 +89,16 @@ impl BillingGroup for BillingService {
             status,
         }
         .into_filter(Some(group_id.clone()))?;
+        let keys = self.customer_keys.clone();
         let rows = self
             .reads
             .read(&caller.client.client_id, move |conn| {
-                let rows = db::invoices::page(conn, &customer.id_type, customer.code, &filter)?;
-                // No bill: tell an unknown customer or group (404) from one without matches.
-                if rows.is_empty() {
-                    let key = customer.key(conn)?;
-                    if !db::billing_groups::exists(conn, key, &group_id)? {
-                        return Err(no_group(&group_id));
-                    }
+                let (key, rows) = customer.bills(conn, &keys, &filter)?;
+                // No bill: tell an unknown group (404) from one without matches.
+                if rows.is_empty() && !db::billing_groups::exists(conn, key, &group_id)? {
+                    return Err(no_group(&group_id));
                 }
-                Ok::<_, ApiError>(rows)
+                Ok(rows)
             })
             .await?;
         Ok(FindCustomerBillsByClientCodeAndBillingGroupResponse::Ok(

@@ -20,26 +20,32 @@ use crate::{
     db::{
         self,
         audit::{self, Action},
-        invoices::InvoiceFilter,
+        customers::CustomerKeys,
+        invoices::{InvoiceFilter, InvoiceRow},
         replicas::Reads,
     },
     error::ApiError,
     middleware::{ClientId, REQUEST_ID},
 };
 
-/// The server's state, shared by every worker: where reads and writes go, and the token
-/// verifier.
+/// The server's state, shared by every worker: where reads and writes go, the token
+/// verifier, and the customers' keys the bill listings remember.
 #[derive(Clone)]
 pub struct BillingService {
     reads: Reads,
     tokens: TokenVerifier,
+    customer_keys: CustomerKeys,
 }
 
 impl BillingService {
     /// The service reading through `reads` (writes go to its primary), checking bearer
-    /// tokens with `tokens`.
-    pub fn new(reads: Reads, tokens: TokenVerifier) -> Self {
-        Self { reads, tokens }
+    /// tokens with `tokens`, listing bills by the keys remembered in `customer_keys`.
+    pub fn new(reads: Reads, tokens: TokenVerifier, customer_keys: CustomerKeys) -> Self {
+        Self {
+            reads,
+            tokens,
+            customer_keys,
+        }
     }
 
     /// Runs `work`, which writes, on the primary, for `caller`, whose reads then go to the
@@ -139,6 +145,40 @@ impl CustomerRef {
     fn key(&self, conn: &mut diesel::PgConnection) -> Result<i64, ApiError> {
         crate::db::customers::find_key(conn, &self.id_type, self.code)?
             .ok_or_else(|| self.not_found())
+    }
+
+    /// The customer's key as the database has it now, remembered in `keys`, or a 404.
+    fn current_key(
+        &self,
+        conn: &mut diesel::PgConnection,
+        keys: &CustomerKeys,
+    ) -> Result<i64, ApiError> {
+        keys.look_up(conn, &self.id_type, self.code)?
+            .ok_or_else(|| self.not_found())
+    }
+
+    /// The customer's key and a page of its bills, read by the key remembered in `keys`
+    /// when there is one. Such a key is stale when the page is empty and the customer is
+    /// gone (404) or another under the same name (its page is read again); the database is
+    /// asked which before an empty page is answered.
+    fn bills(
+        &self,
+        conn: &mut diesel::PgConnection,
+        keys: &CustomerKeys,
+        filter: &InvoiceFilter,
+    ) -> Result<(i64, Vec<InvoiceRow>), ApiError> {
+        let (key, remembered) = match keys.remembered(&self.id_type, self.code) {
+            Some(key) => (key, true),
+            None => (self.current_key(conn, keys)?, false),
+        };
+        let rows = db::invoices::page(conn, key, filter)?;
+        if !rows.is_empty() || !remembered {
+            return Ok((key, rows));
+        }
+        match self.current_key(conn, keys)? {
+            current if current == key => Ok((key, rows)),
+            current => Ok((current, db::invoices::page(conn, current, filter)?)),
+        }
     }
 
     fn not_found(&self) -> ApiError {

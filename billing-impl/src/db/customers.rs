@@ -1,6 +1,7 @@
-//! Queries on `customers`.
+//! Queries on `customers`, and the keys of customers remembered between requests.
 
 use diesel::{OptionalExtension, PgConnection, QueryResult, prelude::*};
+use moka::sync::Cache;
 
 use super::schema::customers;
 
@@ -12,4 +13,42 @@ pub fn find_key(conn: &mut PgConnection, id_type: &str, code: i64) -> QueryResul
         .select(customers::customer_id)
         .first(conn)
         .optional()
+}
+
+/// Customers' keys by the contract's names (`idType`, `id`), remembered so that a page of
+/// bills is read by the key alone: PostgreSQL then does not look the customer up on every
+/// request. A key never changes while its customer exists. A remembered key goes stale
+/// only when its customer is deleted (its invoices go with it, `ON DELETE CASCADE`), or
+/// deleted and created again under the same name with a new key; either way a page read by
+/// it is empty, and an empty page is answered only once `look_up` has checked the key.
+#[derive(Clone)]
+pub struct CustomerKeys(Cache<(String, i64), i64>);
+
+impl CustomerKeys {
+    /// Room for `capacity` keys; the least used go first.
+    pub fn new(capacity: u64) -> Self {
+        Self(Cache::new(capacity))
+    }
+
+    /// The key remembered for the customer named `id_type` and `code`, if any.
+    pub fn remembered(&self, id_type: &str, code: i64) -> Option<i64> {
+        self.0.get(&(id_type.to_owned(), code))
+    }
+
+    /// The key the database has now for the customer named `id_type` and `code`, then
+    /// remembered; `None`, and forgotten, when there is no such customer.
+    pub fn look_up(
+        &self,
+        conn: &mut PgConnection,
+        id_type: &str,
+        code: i64,
+    ) -> QueryResult<Option<i64>> {
+        let key = find_key(conn, id_type, code)?;
+        let name = (id_type.to_owned(), code);
+        match key {
+            Some(key) => self.0.insert(name, key),
+            None => self.0.invalidate(&name),
+        }
+        Ok(key)
+    }
 }

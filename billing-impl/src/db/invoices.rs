@@ -6,10 +6,7 @@ use diesel::{
     query_dsl::LoadQuery,
 };
 
-use super::{
-    amount::Amount,
-    schema::{customers, invoices},
-};
+use super::{amount::Amount, schema::invoices};
 
 /// One invoice, with every column the API shows.
 #[derive(Debug, Queryable, Selectable)]
@@ -99,22 +96,21 @@ pub const BY_POSITION_FROM_OFFSET: i64 = 50;
 /// 5,000, 950 vs 2,060. Pages of 100 at offset 1,000, 2,420 vs 2,000; at 5,000, 840 vs 1,410.
 pub const DEFERRED_JOIN_FROM_PAGES: i64 = 20;
 
-/// One page of the invoices of the customer named `id_type` and `code`, newest bill date
+/// One page of the invoices of the customer whose key is `customer_id`, newest bill date
 /// first, ties by invoice number; empty when the customer does not exist, too.
 pub fn page(
     conn: &mut PgConnection,
-    id_type: &str,
-    code: i64,
+    customer_id: i64,
     filter: &InvoiceFilter,
 ) -> QueryResult<Vec<InvoiceRow>> {
     let statement = if filter.is_unfiltered() && filter.offset >= BY_POSITION_FROM_OFFSET {
-        match newest_position(conn, id_type, code)? {
-            Some(newest) => by_position(id_type, code, newest - filter.offset, filter.limit),
+        match newest_position(conn, customer_id)? {
+            Some(newest) => by_position(customer_id, newest - filter.offset, filter.limit),
             // No invoice, or no such customer.
             None => return Ok(Vec::new()),
         }
     } else {
-        page_statement(id_type, code, filter)
+        page_statement(customer_id, filter)
     };
     match statement {
         PageStatement::Plain(statement) => load(conn, statement, filter.limit),
@@ -123,9 +119,9 @@ pub fn page(
 }
 
 /// The position of the customer's newest invoice: how many invoices it has.
-fn newest_position(conn: &mut PgConnection, id_type: &str, code: i64) -> QueryResult<Option<i64>> {
+fn newest_position(conn: &mut PgConnection, customer_id: i64) -> QueryResult<Option<i64>> {
     invoices::table
-        .filter(of_customer(id_type, code))
+        .filter(of_customer(customer_id))
         .select(diesel::dsl::max(invoices::customer_position))
         .get_result(conn)
 }
@@ -133,10 +129,10 @@ fn newest_position(conn: &mut PgConnection, id_type: &str, code: i64) -> QueryRe
 /// The statement of a page of all the customer's invoices that ends at position `last`
 /// (the newest position less the page's offset): the `limit` positions up to it, newest
 /// first, read by `invoices_by_position`.
-pub fn by_position(id_type: &str, code: i64, last: i64, limit: i64) -> PageStatement {
+pub fn by_position(customer_id: i64, last: i64, limit: i64) -> PageStatement {
     PageStatement::Built(
         invoices::table
-            .filter(of_customer(id_type, code))
+            .filter(of_customer(customer_id))
             .filter(invoices::customer_position.le(last))
             .order(invoices::customer_position.desc())
             .limit(limit)
@@ -200,15 +196,15 @@ impl PageStatement {
 /// The statement of `page`, for it and for the benchmark, which prints its plans.
 ///
 /// Shallow pages (nearly every request): one index scan of `invoices_by_customer` (or of
-/// `invoices_by_group` for a group's bills) in the order of the page, the customer looked
-/// up once in a subquery; the filters on dates bound the scan, the others filter it.
-/// Deep filtered pages: the same scan over the index alone for the page's keys, then those
-/// rows. (`page` reads deep pages without filters by position instead.)
-pub fn page_statement(id_type: &str, code: i64, filter: &InvoiceFilter) -> PageStatement {
+/// `invoices_by_group` for a group's bills) in the order of the page; the filters on dates
+/// bound the scan, the others filter it. Deep filtered pages: the same scan over the index
+/// alone for the page's keys, then those rows. (`page` reads deep pages without filters by
+/// position instead.)
+pub fn page_statement(customer_id: i64, filter: &InvoiceFilter) -> PageStatement {
     let newest_first = (invoices::bill_date.desc(), invoices::invoice_number.desc());
     if filter.offset < DEFERRED_JOIN_FROM_PAGES * filter.limit {
         let page = invoices::table
-            .filter(of_customer(id_type, code))
+            .filter(of_customer(customer_id))
             .order(newest_first)
             .offset(filter.offset)
             .limit(filter.limit)
@@ -220,7 +216,7 @@ pub fn page_statement(id_type: &str, code: i64, filter: &InvoiceFilter) -> PageS
         };
     }
     let keys = invoices::table
-        .filter(of_customer(id_type, code))
+        .filter(of_customer(customer_id))
         .select(invoices::invoice_number)
         .order(newest_first)
         .offset(filter.offset)
@@ -228,7 +224,7 @@ pub fn page_statement(id_type: &str, code: i64, filter: &InvoiceFilter) -> PageS
         .into_boxed();
     PageStatement::Built(
         invoices::table
-            .filter(of_customer(id_type, code))
+            .filter(of_customer(customer_id))
             .filter(invoices::invoice_number.eq_any(with_filters(keys, filter)))
             .order(newest_first)
             .select(InvoiceRow::as_select())
@@ -236,34 +232,12 @@ pub fn page_statement(id_type: &str, code: i64, filter: &InvoiceFilter) -> PageS
     )
 }
 
-/// The statement that finds a customer's key by `id_type` and `code`, as a subquery.
-pub type CustomerKey = diesel::dsl::SingleValue<
-    diesel::dsl::Select<
-        diesel::dsl::Filter<
-            diesel::dsl::Filter<customers::table, diesel::dsl::Eq<customers::id_type, String>>,
-            diesel::dsl::Eq<customers::code, i64>,
-        >,
-        customers::customer_id,
-    >,
->;
+/// The condition that an invoice is of the customer whose key is `customer_id`.
+pub type OfCustomer = diesel::dsl::Eq<invoices::customer_id, i64>;
 
-/// The condition that an invoice is of the customer named `id_type` and `code`.
-pub type OfCustomer = diesel::dsl::Eq<diesel::dsl::Nullable<invoices::customer_id>, CustomerKey>;
-
-/// The invoices of the customer named `id_type` and `code`, its key looked up in a subquery.
-fn of_customer(id_type: &str, code: i64) -> OfCustomer {
-    invoices::customer_id
-        .nullable()
-        .eq(customer_key(id_type, code))
-}
-
-/// The customer's key, as a subquery.
-fn customer_key(id_type: &str, code: i64) -> CustomerKey {
-    customers::table
-        .filter(customers::id_type.eq(id_type.to_owned()))
-        .filter(customers::code.eq(code))
-        .select(customers::customer_id)
-        .single_value()
+/// The invoices of the customer whose key is `customer_id`.
+fn of_customer(customer_id: i64) -> OfCustomer {
+    invoices::customer_id.eq(customer_id)
 }
 
 /// `query` narrowed by every filter of `filter`.
