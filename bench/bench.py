@@ -396,6 +396,12 @@ def main() -> int:
         measure("profile of an MSISDN", "/", "profile.lua", peak_level)
         measure("create + delete a group (writes)", "/", "groups.lua", peak_level)
         floor = measure("/health (HTTP floor)", "/health", None, peak_level)
+        # The HTTP floor at 64 and 256 connections: where wrk shares the server's core, what
+        # more connections cost wrk and the HTTP layer alone, without the database.
+        floor_at = {peak_level: floor}
+        for c in (64, 256):
+            if c in levels and c not in floor_at:
+                floor_at[c] = measure("/health (HTTP floor)", "/health", None, c)
         forged = measure("forged bearer tokens (401)", "/", "forged.lua", peak_level)
         token_grants = measure("token endpoint", "/oauth/client_credential/accesstoken?grant_type=client_credentials",
                                "token.lua", min(peak_level, 16), {"BENCH_BASIC": basic_credentials(client)})
@@ -411,7 +417,10 @@ def main() -> int:
         offset0 = measure("10,000-bill customer, offset 0", "/", "bills.lua", 1, {**growth_env, "BENCH_PATH": page_path})
         offset5000 = measure("10,000-bill customer, offset 5,000", "/", "bills.lua", 1,
                              {**growth_env, "BENCH_PATH": page_path + "?pageInit=5000"})
-        small = measure("10-bill customer, first page", "/", "bills.lua", 1,
+        # Pages of the same size: the 10-bill customer's first page holds all its 10 bills.
+        big_ten = measure("10,000-bill customer, first page of 10", "/", "bills.lua", 1,
+                          {**growth_env, "BENCH_PATH": page_path + "?quantity=10"})
+        small = measure("10-bill customer, first page (its 10 bills)", "/", "bills.lua", 1,
                         {"BENCH_FIRST_ID": str(SMALL_CUSTOMER), "BENCH_CUSTOMERS": "1", "BENCH_PATH": page_path})
 
         # The cost of the metrics: list bills again, on a server that records none.
@@ -522,13 +531,17 @@ def main() -> int:
               "≤ 3" if c == 256 else "≤ 4")
     ratio("the same at 256 connections, every process on every core",
           lambda: shared_bills[256]["p99"] / shared_bills[256]["p50"], "≤ 3")
-    ratio("list bills req/s at 256 ÷ at 64 connections", lambda: bills[256]["rps"] / bills[64]["rps"], "≥ 1")
-    ratio("the same, every process on every core", lambda: shared_bills[256]["rps"] / shared_bills[64]["rps"], "≥ 1")
+    ratio("list bills req/s at 256 ÷ at 64 connections, every process on every core",
+          lambda: shared_bills[256]["rps"] / shared_bills[64]["rps"], "≥ 1")
+    ratio("the same, PostgreSQL on a core of its own (wrk shares the server's core)",
+          lambda: bills[256]["rps"] / bills[64]["rps"])
+    ratio("/health req/s at 256 ÷ at 64 connections, wrk on the server's core",
+          lambda: floor_at[256]["rps"] / floor_at[64]["rps"])
     ratio("list bills req/s, metrics on ÷ off (back to back)", lambda: metrics_on["rps"] / metrics_off["rps"], "≥ 0.97")
     ratio("list bills ÷ /health, req/s", lambda: apart_best[1]["rps"] / floor["rps"])
     ratio("forged-token requests ÷ /health, req/s", lambda: forged["rps"] / floor["rps"], "≥ 0.5")
     ratio("page at offset 5,000 ÷ offset 0, mean latency", lambda: offset5000["mean"] / offset0["mean"], "≤ 2")
-    ratio("10,000-bill ÷ 10-bill customer, first page, mean latency", lambda: offset0["mean"] / small["mean"], "≤ 1.3")
+    ratio("10,000-bill ÷ 10-bill customer, first page of 10, mean latency", lambda: big_ten["mean"] / small["mean"], "≤ 1.3")
     ratio("token endpoint, grants per second", lambda: token_grants["rps"], "≥ 1,000", "{:,.0f}")
     ratio("peak resident memory of the server (MB)", lambda: rss, "< 48", "{:.1f}")
     ratio("start-up to ready (ms)", lambda: startup * 1000, "", "{:.0f}")
