@@ -48,9 +48,10 @@ LUA = ROOT / "bench" / "lua"
 BILLING = ROOT / "target" / "release" / "billing"
 BIG_CUSTOMER = 9_000_001  # 10,000 bills
 SMALL_CUSTOMER = 9_100_001  # 10 bills
-# The key ratio's two sides are measured again in turns this many times: this machine's
-# speed drifts over minutes, and a pair measured back to back shares its conditions.
-KEY_PAIRS = 3
+# The two sides of the key ratio, and of 256 against 64 connections, are measured again in
+# turns this many times: this machine's speed drifts over minutes, and a pair measured back
+# to back shares its conditions.
+PAIRS_IN_TURNS = 3
 
 
 def run(*args: str, env: dict[str, str] | None = None, cores: set[int] | None = None) -> str:
@@ -308,7 +309,8 @@ def main() -> int:
     options = parser.parse_args()
     if options.smoke:
         options.customers, options.invoices_per_customer, options.duration = 100, 20, 1
-        options.concurrency, options.pgbench_clients = "4", "4"
+        # 64 and 256 as well, so that every measurement in turns runs too.
+        options.concurrency, options.pgbench_clients = "4,64,256", "4"
     binary = options.binary.resolve()
     customers = options.customers * options.scale
     levels = [int(c) for c in options.concurrency.split(",")]
@@ -482,25 +484,29 @@ def main() -> int:
             measure_pgbench("shared", clients, every_core)
         shared_bills = {c: measure("list bills, every process on every core", "/", "bills.lua", c,
                                    cores=every_core) for c in levels}
+
+        def in_turns(name: str, numerator: Callable[[], float], denominator: Callable[[], float],
+                     pairs: list[tuple[float, float]]) -> None:
+            for _ in range(PAIRS_IN_TURNS):
+                try:
+                    below = denominator()
+                    above = numerator()
+                except (Failed, subprocess.CalledProcessError, KeyError) as error:
+                    failures.append(f"{name}, a pair in turns: {error}")
+                    continue
+                pairs.append((above, below))
+                print(f"  {name}, in turns: {above:.0f} ÷ {below:.0f} = {above / below:.2f}", flush=True)
+
+        def bills_rps(connections: int) -> float:
+            return wrk(f"{base}/", connections, d, "bills.lua", lua_env, every_core, {})["rps"]
+
         server_level, pg_level = best(shared_bills), best_tps("shared")
-        for _ in range(KEY_PAIRS if server_level and pg_level else 0):
-            try:
-                tps = pgbench(database_url, pg_level[0], d, script, every_core, cluster.processes)["tps"]
-                rps = wrk(f"{base}/", server_level[0], d, "bills.lua", lua_env, every_core, {})["rps"]
-            except (Failed, subprocess.CalledProcessError, KeyError) as error:
-                failures.append(f"key ratio, a pair in turns: {error}")
-                continue
-            key_pairs.append((rps, tps))
-            print(f"  key ratio, in turns: {rps:.0f} req/s ÷ {tps:.0f} tps = {rps / tps:.2f}", flush=True)
-        # 256 against 64 connections, every core, in turns the same way.
-        for _ in range(KEY_PAIRS if {64, 256} <= set(levels) else 0):
-            try:
-                at64, at256 = (wrk(f"{base}/", c, d, "bills.lua", lua_env, every_core, {})["rps"] for c in (64, 256))
-            except (Failed, subprocess.CalledProcessError, KeyError) as error:
-                failures.append(f"256 against 64 connections, a pair in turns: {error}")
-                continue
-            many_pairs.append((at256, at64))
-            print(f"  256 ÷ 64 connections, in turns: {at256:.0f} ÷ {at64:.0f} req/s = {at256 / at64:.2f}", flush=True)
+        if server_level and pg_level:
+            in_turns("key ratio", lambda: bills_rps(server_level[0]),
+                     lambda: pgbench(database_url, pg_level[0], d, script, every_core, cluster.processes)["tps"],
+                     key_pairs)
+        if {64, 256} <= set(levels):
+            in_turns("256 ÷ 64 connections", lambda: bills_rps(256), lambda: bills_rps(64), many_pairs)
         rss = max(rss, peak_rss_mb(server.pid))
     finally:
         if server:
