@@ -3,8 +3,10 @@
 
 use std::{
     net::TcpListener,
+    ops::RangeInclusive,
     path::PathBuf,
     process::{Child, Command, Stdio},
+    sync::atomic::{AtomicU32, Ordering},
     time::{Duration, Instant},
 };
 
@@ -15,6 +17,44 @@ pub fn free_port() -> u16 {
         .local_addr()
         .expect("address")
         .port()
+}
+
+/// A free TCP port for a PostgreSQL cluster, outside the kernel's range of ephemeral ports.
+///
+/// A cluster the test stops and starts again must find its port free again. A port from the
+/// ephemeral range may be taken meanwhile as the local end of some outgoing connection (or of
+/// a connection to itself: a client retrying a refused loopback port can be given that very
+/// port as its own and connect to itself). Ports outside the range are only ever bound on
+/// purpose.
+fn cluster_port() -> u16 {
+    /// Which of the candidates this process tries next; it starts from the process id, so
+    /// that test binaries running at once start apart.
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let ephemeral = ephemeral_ports();
+    let candidates: Vec<u16> = (10_000..=65_000)
+        .filter(|port| !ephemeral.contains(port))
+        .collect();
+    let start = std::process::id().wrapping_mul(7919) as usize;
+    (0..candidates.len())
+        .map(|_| {
+            let turn = NEXT.fetch_add(1, Ordering::Relaxed) as usize;
+            candidates[start.wrapping_add(turn) % candidates.len()]
+        })
+        .find(|port| TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .expect("a free port outside the ephemeral range")
+}
+
+/// The kernel's range of ephemeral ports (Linux's default where it cannot be read).
+fn ephemeral_ports() -> RangeInclusive<u16> {
+    let bounds: Vec<u16> = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|bound| bound.parse().ok())
+        .collect();
+    match bounds[..] {
+        [low, high] => low..=high,
+        _ => 32_768..=60_999,
+    }
 }
 
 /// The `billing` binary cargo built beside the running test (in `target/<profile>/`, the
@@ -45,7 +85,7 @@ impl Cluster {
             std::env::temp_dir().join(format!("billing-cluster-{}", uuid::Uuid::new_v4().simple()));
         let cluster = Self {
             dir,
-            port: free_port(),
+            port: cluster_port(),
         };
         cluster.pg("start");
         cluster
@@ -57,7 +97,7 @@ impl Cluster {
             std::env::temp_dir().join(format!("billing-cluster-{}", uuid::Uuid::new_v4().simple()));
         let cluster = Self {
             dir,
-            port: free_port(),
+            port: cluster_port(),
         };
         cluster.pg_with(
             "replica",
