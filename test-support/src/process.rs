@@ -10,23 +10,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// A free TCP port on the loopback address.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("address")
-        .port()
-}
-
-/// A free TCP port for a PostgreSQL cluster, outside the kernel's range of ephemeral ports.
+/// A free TCP port on the loopback address, outside the kernel's range of ephemeral ports.
 ///
-/// A cluster the test stops and starts again must find its port free again. A port from the
-/// ephemeral range may be taken meanwhile as the local end of some outgoing connection (or of
-/// a connection to itself: a client retrying a refused loopback port can be given that very
-/// port as its own and connect to itself). Ports outside the range are only ever bound on
-/// purpose.
-fn cluster_port() -> u16 {
+/// The port is free when chosen, and bound later by another process (a cluster, a server),
+/// which a cluster the test stops does again when it starts. A port from the ephemeral range
+/// may be taken meanwhile as the local end of some outgoing connection (or of a connection to
+/// itself: a client retrying a refused loopback port can be given that very port as its own
+/// and connect to itself). Ports outside the range are only ever bound on purpose.
+pub fn free_port() -> u16 {
     /// Which of the candidates this process tries next; it starts from the process id, so
     /// that test binaries running at once start apart.
     static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -85,7 +76,7 @@ impl Cluster {
             std::env::temp_dir().join(format!("billing-cluster-{}", uuid::Uuid::new_v4().simple()));
         let cluster = Self {
             dir,
-            port: cluster_port(),
+            port: free_port(),
         };
         cluster.pg("start");
         cluster
@@ -97,7 +88,7 @@ impl Cluster {
             std::env::temp_dir().join(format!("billing-cluster-{}", uuid::Uuid::new_v4().simple()));
         let cluster = Self {
             dir,
-            port: cluster_port(),
+            port: free_port(),
         };
         cluster.pg_with(
             "replica",
