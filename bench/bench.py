@@ -569,7 +569,7 @@ def main() -> int:
                      f"{r['cpu_us']['load']:.0f} |")
     ratios = ["", "| ratio | value | target |", "| --- | ---: | --- |"]
 
-    def ratio(text: str, compute: Callable[[], float], target: str = "", fmt: str = "{:.2f}") -> None:
+    def ratio(text: str, compute: Callable[[], float | str], target: str = "", fmt: str = "{:.2f}") -> None:
         try:
             ratios.append(f"| {text} | {fmt.format(compute())} | {target} |")
         except (TypeError, KeyError, ZeroDivisionError):
