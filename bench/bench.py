@@ -274,6 +274,55 @@ def pgbench(database_url: str, clients: int, duration: int, script: Path,
             "load_cpu_us": load * 1e6 / max(transactions, 1)}
 
 
+def pages(binary: Path, env: dict[str, str], layer: str, concurrency: int, duration: int,
+          cores: set[int], database: Callable[[], list[int]]) -> dict:
+    """First pages of bills read by the server's own code without HTTP (`billing bench
+    pages`), through `layer`: diesel alone, or the server's database layer (its queue and
+    threads). Pages per second, and the CPU µs per page of PostgreSQL and of the reader."""
+    before = cpu_seconds(database())
+    try:
+        output, reader = run_timed(str(binary), "bench", "pages", "--layer", layer, "--seconds", str(duration),
+                                   "--concurrency", str(concurrency), env=env, cores=cores)
+    except subprocess.CalledProcessError as error:
+        raise Failed(f"billing bench pages: {' '.join(error.stderr.split())[-160:]}") from error
+    time.sleep(1)  # as for pgbench: its backends' CPU time reaches the postmaster's once reaped
+    spent = cpu_seconds(database()) - before
+    read = json.loads(output)
+    count = max(read["pages"], 1)
+    return {"rps": read["pages"] / read["seconds"], "cpu_us": spent * 1e6 / count, "reader_cpu_us": reader * 1e6 / count}
+
+
+def layer_lines(layers: dict[str, dict], served: tuple[int, dict] | None, cheapest: tuple[int, dict] | None,
+                sizing: dict) -> list[str]:
+    """The table that splits a first page's cost by layer, every process on every core: the
+    server's own code without HTTP, the page served over HTTP, and pgbench."""
+    if not cheapest:
+        return []
+    tps = cheapest[1]["tps"]
+    rows = []
+    for layer, reader in (("diesel", f"diesel alone, {sizing['pool_size']} threads"),
+                          ("database", f"the server's database layer (queue and threads), "
+                                       f"{served[0] if served else 64} at once")):
+        if layer in layers:
+            r = layers[layer]
+            rows.append((f"{reader}, without HTTP", r["rps"], r["cpu_us"], r["reader_cpu_us"]))
+    if served:
+        c, r = served
+        rows.append((f"list bills over HTTP, {c} connections (server + wrk)", r["rps"], r["cpu_us"]["database"],
+                     r["cpu_us"]["server"] + r["cpu_us"]["load"]))
+    rows.append((f"pgbench, cheapest statement, {cheapest[0]} clients", tps, cheapest[1]["cpu_us"],
+                 cheapest[1]["load_cpu_us"]))
+    lines = ["", "A first page of bills by layer, every process on every core (`billing bench pages` reads "
+             "them with the server's own code, without HTTP; through the database layer, the threads its "
+             "tasks run on do nothing else, so that nearly every answer wakes one, which a busy server's "
+             "HTTP workers are spared more often):", "",
+             "| read by | pages/s | ÷ pgbench's tps | PostgreSQL CPU µs/page | client CPU µs/page | total CPU µs/page |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for name, rate, database, client in rows:
+        lines.append(f"| {name} | {rate:,.0f} | {rate / tps:.2f} | {database:.0f} | {client:.0f} | {database + client:.0f} |")
+    return lines
+
+
 def plans(binary: Path, database_url: str, env: dict[str, str]) -> list[str]:
     """`EXPLAIN (ANALYZE, BUFFERS)` of the server's statements for the main shapes of a
     page (`billing bench statements`), for the 10,000-bill customer."""
@@ -353,6 +402,7 @@ def main() -> int:
     cheapest: dict[str, dict[int, dict]] = {"apart": {}, "shared": {}}
     key_pairs: list[tuple[float, float]] = []  # (server req/s, pgbench tps), in turns
     many_pairs: list[tuple[float, float]] = []  # (req/s at 256, at 64 connections), in turns
+    layers: dict[str, dict] = {}  # first pages without HTTP, every core, by layer
 
     def median_ratio(pairs: list[tuple[float, float]]) -> float | None:
         ratios = sorted(a / b for a, b in pairs)
@@ -505,6 +555,17 @@ def main() -> int:
         shared_bills = {c: measure("list bills, every process on every core", "/", "bills.lua", c,
                                    cores=every_core) for c in levels}
 
+        # The database side alone, every core: what is left for HTTP within the key ratio.
+        server_level = best(shared_bills)
+        for layer in ("diesel", "database"):
+            try:
+                layers[layer] = pages(binary, env, layer, server_level[0] if server_level else 64, d,
+                                      every_core, cluster.processes)
+            except (Failed, KeyError, ValueError) as error:
+                failures.append(f"first pages through {layer}, without HTTP: {error}")
+                continue
+            print(f"  first pages through {layer}, without HTTP: {layers[layer]['rps']:.0f} pages/s", flush=True)
+
         def in_turns(name: str, numerator: Callable[[], float], denominator: Callable[[], float],
                      pairs: list[tuple[float, float]]) -> None:
             for _ in range(PAIRS_IN_TURNS):
@@ -567,6 +628,7 @@ def main() -> int:
         lines.append(f"| {name} | {connections} | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
                      f"{r['max']:.1f} | {r['errors']} | {r['cpu_us']['server']:.0f} | {r['cpu_us']['database']:.0f} | "
                      f"{r['cpu_us']['load']:.0f} |")
+    lines += layer_lines(layers, best(shared_bills), best_tps("shared"), settings["shared"])
     ratios = ["", "| ratio | value | target |", "| --- | ---: | --- |"]
 
     def ratio(text: str, compute: Callable[[], float | str], target: str = "", fmt: str = "{:.2f}") -> None:
@@ -600,6 +662,14 @@ def main() -> int:
           "(server + PostgreSQL + wrk) ÷ the cheapest statement (PostgreSQL + pgbench)",
           lambda: f"{sum(server_best[1]['cpu_us'].values()):.0f} ÷ "
                   f"{pg_best[1]['cpu_us'] + pg_best[1]['load_cpu_us']:.0f}", "", "{}")
+    # The most a server on diesel's blocking connections could reach: diesel alone's CPU per
+    # page, plus the HTTP floor's (server and wrk), with nothing else between them.
+    floor_cpu = floor_at.get(64) or floor
+    ratio("the key ratio's ceiling for a server on diesel: the cheapest statement's CPU µs per transaction ÷ "
+          "(diesel alone's per page + /health's, server and wrk, at 64 connections)",
+          lambda: (pg_best[1]["cpu_us"] + pg_best[1]["load_cpu_us"])
+          / (layers["diesel"]["cpu_us"] + layers["diesel"]["reader_cpu_us"]
+             + floor_cpu["cpu_us"]["server"] + floor_cpu["cpu_us"]["load"]))
     ratio("server CPU per list-bills request, every core, at its best concurrency (µs)",
           lambda: server_best[1]["cpu_us"]["server"], "≤ 110", "{:.0f}")
     for c in (16, 64, 256):

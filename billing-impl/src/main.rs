@@ -8,6 +8,7 @@ use std::{
 
 use billing_impl::{
     auth::{self, clients::CustomerGrant, scope::CustomerName},
+    bench,
     config::{DatabaseUrl, LogFormat, ServeConfig},
     db::{self, SetupError, invoices::InvoiceFilter},
     seed, server,
@@ -125,6 +126,20 @@ enum BenchAction {
     /// Print, as JSON, the pool size and HTTP workers `billing serve` would use with this
     /// environment.
     Settings,
+    /// Read first pages of bills through one layer of the server, without HTTP, for a
+    /// while; print, as JSON, how many were read in how many seconds. The pool and the
+    /// workers are sized as `billing serve` sizes them with this environment.
+    Pages {
+        /// The layer that reads them.
+        #[arg(long, value_enum)]
+        layer: bench::Layer,
+        /// For how many seconds.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Pages asked for at once (with `--layer database`), as many connections would.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -278,6 +293,25 @@ fn run(command: Command) -> Result<(), SetupError> {
                 "workers": config.server.worker_count(),
             });
             println!("{settings}");
+            Ok(())
+        }
+        Command::Bench {
+            action:
+                BenchAction::Pages {
+                    layer,
+                    seconds,
+                    concurrency,
+                },
+        } => {
+            let config = ServeConfig::from_args(std::iter::empty::<String>())?;
+            let read = bench::first_pages(
+                &config.database,
+                layer,
+                Duration::from_secs(seconds),
+                concurrency,
+                config.server.worker_count(),
+            )?;
+            println!("{}", serde_json::to_string(&read)?);
             Ok(())
         }
         Command::Clients { database, action } => {

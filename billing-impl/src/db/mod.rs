@@ -223,6 +223,20 @@ impl Database {
         self.pool.max_size()
     }
 
+    /// Runs `work` on a pooled connection on the calling thread, which it blocks, without
+    /// the queue, its threads or retries: for tools that measure the database alone, never
+    /// for requests.
+    pub fn read_here<T>(
+        &self,
+        work: impl FnOnce(&mut PgConnection) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let mut pooled = self
+            .pool
+            .get_timeout(self.pool_timeout)
+            .map_err(|error| DbError::Unreachable(error.to_string()))?;
+        work(&mut pooled.conn)
+    }
+
     /// Runs `work`, which only reads, on a pooled connection (see the type's comment).
     pub async fn read<T, E, F>(&self, work: F) -> Result<T, E>
     where
