@@ -252,22 +252,29 @@ def pgbench_script(customers: int) -> Path:
     return script
 
 
+def run_against(database: Callable[[], list[int]], *args: str, env: dict[str, str] | None = None,
+                cores: set[int] | None = None) -> tuple[str, float, float]:
+    """`run_timed` for a command whose connections PostgreSQL (`database`: its processes)
+    serves: what it printed, its CPU seconds and PostgreSQL's. A failure is a `Failed`."""
+    before = cpu_seconds(database())
+    try:
+        output, own = run_timed(*args, env=env, cores=cores)
+    except subprocess.CalledProcessError as error:
+        raise Failed(f"{Path(args[0]).name}: {' '.join(error.stderr.split())[-160:]}") from error
+    # The command's backends end with it: their CPU time reaches the postmaster's once reaped.
+    time.sleep(1)
+    return output, own, cpu_seconds(database()) - before
+
+
 def pgbench(database_url: str, clients: int, duration: int, script: Path,
             cores: set[int], database: Callable[[], list[int]]) -> dict:
     """pgbench on `cores`, prepared: transactions per second, and the CPU µs per transaction
     of PostgreSQL (`database`: its processes, which pgbench's connections join) and of
     pgbench itself (`load_cpu_us`)."""
-    before = cpu_seconds(database())
-    try:
-        output, load = run_timed(
-            "pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2)),
-            "-T", str(duration), "-f", str(script), database_url, cores=cores,
-        )
-    except subprocess.CalledProcessError as error:
-        raise Failed(f"pgbench: {' '.join(error.stderr.split())[-160:]}") from error
-    # pgbench's backends end with it: their CPU time reaches the postmaster's once reaped.
-    time.sleep(1)
-    spent = cpu_seconds(database()) - before
+    output, load, spent = run_against(
+        database, "pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2)),
+        "-T", str(duration), "-f", str(script), database_url, cores=cores,
+    )
     transactions = int(re.search(r"number of transactions actually processed: (\d+)", output).group(1))
     return {"tps": float(re.search(r"tps = ([\d.]+)", output).group(1)),
             "cpu_us": spent * 1e6 / max(transactions, 1),
@@ -279,14 +286,8 @@ def pages(binary: Path, env: dict[str, str], layer: str, concurrency: int, durat
     """First pages of bills read by the server's own code without HTTP (`billing bench
     pages`), through `layer`: diesel alone, or the server's database layer (its queue and
     threads). Pages per second, and the CPU µs per page of PostgreSQL and of the reader."""
-    before = cpu_seconds(database())
-    try:
-        output, reader = run_timed(str(binary), "bench", "pages", "--layer", layer, "--seconds", str(duration),
-                                   "--concurrency", str(concurrency), env=env, cores=cores)
-    except subprocess.CalledProcessError as error:
-        raise Failed(f"billing bench pages: {' '.join(error.stderr.split())[-160:]}") from error
-    time.sleep(1)  # as for pgbench: its backends' CPU time reaches the postmaster's once reaped
-    spent = cpu_seconds(database()) - before
+    output, reader, spent = run_against(database, str(binary), "bench", "pages", "--layer", layer, "--seconds",
+                                        str(duration), "--concurrency", str(concurrency), env=env, cores=cores)
     read = json.loads(output)
     count = max(read["pages"], 1)
     return {"rps": read["pages"] / read["seconds"], "cpu_us": spent * 1e6 / count, "reader_cpu_us": reader * 1e6 / count}
@@ -555,8 +556,8 @@ def main() -> int:
         shared_bills = {c: measure("list bills, every process on every core", "/", "bills.lua", c,
                                    cores=every_core) for c in levels}
 
+        server_level, pg_level = best(shared_bills), best_tps("shared")
         # The database side alone, every core: what is left for HTTP within the key ratio.
-        server_level = best(shared_bills)
         for layer in ("diesel", "database"):
             try:
                 layers[layer] = pages(binary, env, layer, server_level[0] if server_level else 64, d,
@@ -581,7 +582,6 @@ def main() -> int:
         def bills_rps(connections: int) -> float:
             return wrk(f"{base}/", connections, d, "bills.lua", lua_env, every_core, {})["rps"]
 
-        server_level, pg_level = best(shared_bills), best_tps("shared")
         if server_level and pg_level:
             in_turns("key ratio", lambda: bills_rps(server_level[0]),
                      lambda: pgbench(database_url, pg_level[0], d, script, every_core, cluster.processes)["tps"],
@@ -664,9 +664,10 @@ def main() -> int:
                   f"{pg_best[1]['cpu_us'] + pg_best[1]['load_cpu_us']:.0f}", "", "{}")
     # The most a server on diesel's blocking connections could reach: diesel alone's CPU per
     # page, plus the HTTP floor's (server and wrk), with nothing else between them.
-    floor_cpu = floor_at.get(64) or floor
+    floor_level = 64 if floor_at.get(64) else peak_level
+    floor_cpu = floor_at.get(floor_level)
     ratio("the key ratio's ceiling for a server on diesel: the cheapest statement's CPU µs per transaction ÷ "
-          "(diesel alone's per page + /health's, server and wrk, at 64 connections)",
+          f"(diesel alone's per page + /health's, server and wrk, at {floor_level} connections)",
           lambda: (pg_best[1]["cpu_us"] + pg_best[1]["load_cpu_us"])
           / (layers["diesel"]["cpu_us"] + layers["diesel"]["reader_cpu_us"]
              + floor_cpu["cpu_us"]["server"] + floor_cpu["cpu_us"]["load"]))
