@@ -656,17 +656,27 @@ def main() -> int:
           f"cheapest-statement transaction at pgbench's cheapest level "
           f"({cheapest_cpu[0] if cheapest_cpu else '?'} clients)",
           lambda: server_best[1]["cpu_us"]["database"] / cheapest_cpu[1]["cpu_us"], "≤ 1.15")
+    # The statement's own cost, without the processes that share PostgreSQL's cores in the
+    # row above. There, their wake-ups preempt its backends and evict its caches: on 2 cores,
+    # the backends' involuntary context switches were 0.22-0.29 per list-bills request and
+    # 0.01 per pgbench transaction (/proc/PID/status, 10 s runs).
+    apart_cheapest_cpu = min(cheapest["apart"].items(), key=lambda item: item[1]["cpu_us"], default=None)
+    ratio(f"the same, PostgreSQL on cores of its own (server at {apart_best[0] if apart_best else '?'} connections, "
+          f"pgbench at {apart_cheapest_cpu[0] if apart_cheapest_cpu else '?'} clients)",
+          lambda: apart_best[1]["cpu_us"]["database"] / apart_cheapest_cpu[1]["cpu_us"])
     # Where the key ratio comes from: on a machine whose cores are all busy, req/s is the
     # inverse of the CPU time every process spends per request.
     ratio("CPU µs per request of every process, every core, each at its best concurrency: list bills "
           "(server + PostgreSQL + wrk) ÷ the cheapest statement (PostgreSQL + pgbench)",
           lambda: f"{sum(server_best[1]['cpu_us'].values()):.0f} ÷ "
                   f"{pg_best[1]['cpu_us'] + pg_best[1]['load_cpu_us']:.0f}", "", "{}")
-    # The most a server on diesel's blocking connections could reach: diesel alone's CPU per
-    # page, plus the HTTP floor's (server and wrk), with nothing else between them.
+    # A bound on what a server on diesel's blocking connections could reach: diesel alone's
+    # CPU per page, plus the HTTP floor's (server and wrk). It counts none of what a page
+    # costs over HTTP beyond /health (its JSON, its 12 KB answer), nor what the server's
+    # threads cost PostgreSQL when they share its cores, so no server reaches it.
     floor_level = 64 if floor_at.get(64) else peak_level
     floor_cpu = floor_at.get(floor_level)
-    ratio("the key ratio's ceiling for a server on diesel: the cheapest statement's CPU µs per transaction ÷ "
+    ratio("a bound on the key ratio for a server on diesel: the cheapest statement's CPU µs per transaction ÷ "
           f"(diesel alone's per page + /health's, server and wrk, at {floor_level} connections)",
           lambda: (pg_best[1]["cpu_us"] + pg_best[1]["load_cpu_us"])
           / (layers["diesel"]["cpu_us"] + layers["diesel"]["reader_cpu_us"]
