@@ -422,6 +422,10 @@ def main() -> int:
     def best_tps(layout: str) -> tuple[int, dict] | None:
         rows = cheapest[layout]
         return max(rows.items(), key=lambda item: item[1]["tps"]) if rows else None
+
+    def cheapest_cpu(layout: str) -> tuple[int, dict] | None:
+        """pgbench's level where PostgreSQL spends least per transaction, and its row."""
+        return min(cheapest[layout].items(), key=lambda item: item[1]["cpu_us"], default=None)
     try:
         run(str(binary), "migrate", env=env)
         started = time.monotonic()
@@ -589,16 +593,15 @@ def main() -> int:
                 continue
             print(f"  first pages through {layer}, without HTTP: {layers[layer]['rps']:.0f} pages/s", flush=True)
 
-        def bills_rps(connections: int) -> float:
-            return wrk(f"{base}/", connections, d, "bills.lua", lua_env, every_core, {})["rps"]
+        def bills_at(connections: int, watch: dict[str, Callable[[], list[int]]] | None = None) -> dict:
+            return wrk(f"{base}/", connections, d, "bills.lua", lua_env, every_core, watch or {})
 
         # The key pairs also give PostgreSQL's CPU per request on both sides, measured back to
         # back as well: against a reference taken minutes apart, a drift of the machine's
         # speed moves that ratio by more than its target's margin. Its reference is pgbench
         # at its cheapest level, measured once more in the pair if that is not its best.
         last_transaction_cpu: list[float] = []
-        cheapest_level = min(cheapest["shared"].items(), key=lambda item: item[1]["cpu_us"])[0] \
-            if cheapest["shared"] else None
+        cheapest_level = cheapest_cpu("shared")[0] if cheapest["shared"] else None
 
         def cheapest_tps() -> float:
             measured = pgbench(database_url, pg_level[0], d, script, every_core, cluster.processes)
@@ -610,15 +613,14 @@ def main() -> int:
             return measured["tps"]
 
         def served_rps() -> float:
-            served = wrk(f"{base}/", server_level[0], d, "bills.lua", lua_env, every_core,
-                         {"database": cluster.processes})
-            database_pairs.append((served["cpu_us"]["database"], last_transaction_cpu[-1]))
-            return served["rps"]
+            measured = bills_at(server_level[0], {"database": cluster.processes})
+            database_pairs.append((measured["cpu_us"]["database"], last_transaction_cpu[-1]))
+            return measured["rps"]
 
         if server_level and pg_level:
             in_turns("key ratio", served_rps, cheapest_tps, key_pairs)
         if {64, 256} <= set(levels):
-            in_turns("256 ÷ 64 connections", lambda: bills_rps(256), lambda: bills_rps(64), many_pairs)
+            in_turns("256 ÷ 64 connections", lambda: bills_at(256)["rps"], lambda: bills_at(64)["rps"], many_pairs)
         rss = max(rss, peak_rss_mb(server.pid))
     finally:
         if server:
@@ -682,22 +684,21 @@ def main() -> int:
     # Against pgbench's cheapest level: PostgreSQL spends more per transaction the more
     # backends share its cores (pgbench's 64 clients cost it about twice its 4), and the
     # server keeps only its pool's few backends busy, whatever its connections.
-    cheapest_cpu = min(cheapest["shared"].items(), key=lambda item: item[1]["cpu_us"], default=None)
+    shared_cheapest, apart_cheapest = cheapest_cpu("shared"), cheapest_cpu("apart")
     ratio(f"PostgreSQL CPU per list-bills request ÷ per cheapest-statement transaction at pgbench's cheapest "
-          f"level ({cheapest_cpu[0] if cheapest_cpu else '?'} clients), every core, in the pairs of the key ratio "
+          f"level ({shared_cheapest[0] if shared_cheapest else '?'} clients), every core, in the pairs of the key ratio "
           f"(µs: {listed(database_pairs)})",
           lambda: median_ratio(database_pairs), "≤ 1.15")
     ratio(f"the same from the rows above, at the server's best concurrency and pgbench's cheapest level "
-          f"({cheapest_cpu[0] if cheapest_cpu else '?'} clients)",
-          lambda: server_best[1]["cpu_us"]["database"] / cheapest_cpu[1]["cpu_us"])
+          f"({shared_cheapest[0] if shared_cheapest else '?'} clients)",
+          lambda: server_best[1]["cpu_us"]["database"] / shared_cheapest[1]["cpu_us"])
     # The statement's own cost, without the processes that share PostgreSQL's cores in the
     # row above. There, their wake-ups preempt its backends and evict its caches: on 2 cores,
     # the backends' involuntary context switches were 0.22-0.29 per list-bills request and
     # 0.01 per pgbench transaction (/proc/PID/status, 10 s runs).
-    apart_cheapest_cpu = min(cheapest["apart"].items(), key=lambda item: item[1]["cpu_us"], default=None)
     ratio(f"the same, PostgreSQL on cores of its own (server at {apart_best[0] if apart_best else '?'} connections, "
-          f"pgbench at {apart_cheapest_cpu[0] if apart_cheapest_cpu else '?'} clients)",
-          lambda: apart_best[1]["cpu_us"]["database"] / apart_cheapest_cpu[1]["cpu_us"])
+          f"pgbench at {apart_cheapest[0] if apart_cheapest else '?'} clients)",
+          lambda: apart_best[1]["cpu_us"]["database"] / apart_cheapest[1]["cpu_us"])
     # Where the key ratio comes from: on a machine whose cores are all busy, req/s is the
     # inverse of the CPU time every process spends per request.
     ratio("CPU µs per request of every process, every core, each at its best concurrency: list bills "
