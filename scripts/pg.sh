@@ -2,6 +2,7 @@
 # A private PostgreSQL cluster for this checkout, under .pgdata/ (ignored by git).
 #   scripts/pg.sh start   initialise on first use, start if not running, print DATABASE_URL
 #   scripts/pg.sh stop    stop it
+#   scripts/pg.sh status  succeed when it is running
 #   scripts/pg.sh url     print DATABASE_URL
 #   scripts/pg.sh replica copy the primary on port BILLING_PG_PRIMARY_PORT (pg_basebackup) on
 #                         first use, start as its streaming replica, print its DATABASE_URL
@@ -85,6 +86,7 @@ case "${1:-start}" in
     start) start ;;
     replica) replica ;;
     stop) [ -f "$data/PG_VERSION" ] && as_owner "$(find_bin pg_ctl)" stop --pgdata="$data" --mode=fast ;;
+    status) [ -f "$data/PG_VERSION" ] && as_owner "$(find_bin pg_ctl)" status --pgdata="$data" >/dev/null ;;
     url) echo "$url" ;;
-    *) echo "usage: $0 start|stop|url|replica" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|status|url|replica" >&2; exit 2 ;;
 esac
