@@ -42,6 +42,11 @@ as_owner() {
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# Whether the cluster is running.
+running() {
+    [ -f "$data/PG_VERSION" ] && as_owner "$(find_bin pg_ctl)" status --pgdata="$data" >/dev/null 2>&1
+}
+
 start() {
     local initdb pg_ctl
     initdb=$(find_bin initdb)
@@ -56,7 +61,7 @@ start() {
             --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
             || { cat "$dir/initdb.log" >&2; exit 1; }
     fi
-    if ! as_owner "$pg_ctl" status --pgdata="$data" >/dev/null 2>&1; then
+    if ! running; then
         as_owner "$pg_ctl" start --pgdata="$data" --wait --log="$dir/server.log" \
             --options="-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300" \
             >/dev/null || { tail -n 20 "$dir/server.log" >&2; exit 1; }
@@ -86,7 +91,7 @@ case "${1:-start}" in
     start) start ;;
     replica) replica ;;
     stop) [ -f "$data/PG_VERSION" ] && as_owner "$(find_bin pg_ctl)" stop --pgdata="$data" --mode=fast ;;
-    status) [ -f "$data/PG_VERSION" ] && as_owner "$(find_bin pg_ctl)" status --pgdata="$data" >/dev/null ;;
+    status) running ;;
     url) echo "$url" ;;
     *) echo "usage: $0 start|stop|status|url|replica" >&2; exit 2 ;;
 esac
