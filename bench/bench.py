@@ -603,14 +603,12 @@ def main() -> int:
         last_transaction_cpu: list[float] = []
         cheapest_level = cheapest_cpu("shared")[0] if cheapest["shared"] else None
 
-        def cheapest_tps() -> float:
-            measured = pgbench(database_url, pg_level[0], d, script, every_core, cluster.processes)
-            if cheapest_level != pg_level[0]:
-                last_transaction_cpu.append(pgbench(database_url, cheapest_level, d, script, every_core,
-                                                    cluster.processes)["cpu_us"])
-            else:
-                last_transaction_cpu.append(measured["cpu_us"])
-            return measured["tps"]
+        def pgbench_best_tps() -> float:
+            at_best = pgbench(database_url, pg_level[0], d, script, every_core, cluster.processes)
+            at_cheapest = at_best if cheapest_level == pg_level[0] else pgbench(
+                database_url, cheapest_level, d, script, every_core, cluster.processes)
+            last_transaction_cpu.append(at_cheapest["cpu_us"])
+            return at_best["tps"]
 
         def served_rps() -> float:
             measured = bills_at(server_level[0], {"database": cluster.processes})
@@ -618,7 +616,7 @@ def main() -> int:
             return measured["rps"]
 
         if server_level and pg_level:
-            in_turns("key ratio", served_rps, cheapest_tps, key_pairs)
+            in_turns("key ratio", served_rps, pgbench_best_tps, key_pairs)
         if {64, 256} <= set(levels):
             in_turns("256 ÷ 64 connections", lambda: bills_at(256)["rps"], lambda: bills_at(64)["rps"], many_pairs)
         rss = max(rss, peak_rss_mb(server.pid))
