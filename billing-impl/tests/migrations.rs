@@ -1,7 +1,7 @@
 //! The migrations: every one runs up, down and up again, and instances migrating at the
 //! same time apply them once.
 
-use billing_impl::db::{self, MIGRATIONS};
+use billing_impl::db::{self, migrations::MIGRATIONS};
 use billing_test_support as common;
 use common::TestDb;
 use diesel_migrations::MigrationHarness;
