@@ -67,8 +67,8 @@ check-schema: $(DIESEL) ## Fail when the diesel schema differs from what migrati
 	|| { echo "$(SCHEMA) is stale: run 'make schema' and commit the result" >&2; exit 1; }
 
 lint: ## rustfmt and clippy, warnings as errors, on the hand-written crates
-	cargo fmt -p billing-impl -p contract-runtime -p billing-test-support --check
-	cargo clippy -p billing-impl -p contract-runtime -p billing-test-support --all-targets -- -D warnings
+	cargo fmt -p billing-impl -p contract-runtime -p billing-test-support -p billing-bench --check
+	cargo clippy -p billing-impl -p contract-runtime -p billing-test-support -p billing-bench --all-targets -- -D warnings
 
 example: ## Run the example client against a real server with the demo data
 	scripts/example.sh

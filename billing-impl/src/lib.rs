@@ -10,7 +10,7 @@
 
 pub mod api;
 pub mod auth;
-pub mod bench;
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod docs;

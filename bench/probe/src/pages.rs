@@ -1,8 +1,8 @@
-//! The database side of listing bills, measured without HTTP, for `make bench`: first pages
-//! of 20 bills of customers taken in turn, read as the server reads them, as fast as the
-//! layer allows. Beside the benchmark's other rows it splits a request's cost in three:
-//! PostgreSQL and diesel (`Layer::Diesel`), the queue and threads of `db::Database`
-//! (`Layer::Database`), and the HTTP side (the rest of a served request).
+//! The database side of listing bills, measured without HTTP: first pages of 20 bills of
+//! customers taken in turn, read as the server reads them, as fast as the layer allows.
+//! Beside the benchmark's other rows it splits a request's cost in three: PostgreSQL and
+//! diesel (`Layer::Diesel`), the queue and threads of `db::Database` (`Layer::Database`),
+//! and the HTTP side (the rest of a served request).
 
 use std::{
     sync::Arc,
@@ -12,14 +12,17 @@ use std::{
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::{
+use billing_impl::{
     config::DatabaseConfig,
     db::{
-        Database, DbError, SetupError,
+        Database, DbError,
         invoices::{self, InvoiceFilter},
+        pool::Pool,
         schema::customers,
     },
 };
+
+use crate::Error;
 
 /// Which part of the server reads the pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -49,15 +52,17 @@ pub fn first_pages(
     duration: Duration,
     concurrency: usize,
     workers: usize,
-) -> Result<PagesRead, SetupError> {
+) -> Result<PagesRead, Error> {
+    let pool = Pool::new(
+        config.database_url.expose(),
+        config.pool_size(),
+        Duration::from_millis(config.db_statement_timeout_ms),
+    );
     let database = Database::new(config)?;
-    let keys = database.read_here(|conn| {
-        customers::table
-            .select(customers::customer_id)
-            .order(customers::customer_id)
-            .load::<i64>(conn)
-            .map_err(DbError::from)
-    })?;
+    let keys = customers::table
+        .select(customers::customer_id)
+        .order(customers::customer_id)
+        .load::<i64>(&mut **pool.checkout(config.pool_timeout())?)?;
     if keys.is_empty() {
         return Err("no customers to read bills of".into());
     }
@@ -65,19 +70,19 @@ pub fn first_pages(
     let started = Instant::now();
     let deadline = started + duration;
     let (threads, tasks_per_thread) = match layer {
-        Layer::Diesel => (database.pool_size() as usize, 1),
+        Layer::Diesel => (pool.size() as usize, 1),
         Layer::Database => (workers.max(1), concurrency.div_ceil(workers.max(1)).max(1)),
     };
     let pages = std::thread::scope(|scope| {
         let runs: Vec<_> = (0..threads)
             .map(|thread| {
-                let (database, keys) = (database.clone(), keys.clone());
+                let (pool, database, keys) = (&pool, database.clone(), keys.clone());
                 // Readers numbered across threads, each from a place of its own.
                 let readers = (thread * tasks_per_thread..(thread + 1) * tasks_per_thread).map(
                     move |reader| Customers::new(keys.clone(), reader, threads * tasks_per_thread),
                 );
                 scope.spawn(move || match layer {
-                    Layer::Diesel => read_on_this_thread(&database, readers, deadline),
+                    Layer::Diesel => read_on_this_thread(pool, readers, deadline),
                     Layer::Database => read_from_tasks(&database, readers, deadline),
                 })
             })
@@ -85,9 +90,9 @@ pub fn first_pages(
         runs.into_iter()
             .map(|run| {
                 run.join()
-                    .map_err(|_| SetupError::from("a reading thread panicked"))?
+                    .map_err(|_| Error::from("a reading thread panicked"))?
             })
-            .sum::<Result<u64, SetupError>>()
+            .sum::<Result<u64, Error>>()
     })?;
     Ok(PagesRead {
         pages,
@@ -122,22 +127,21 @@ fn first_page() -> InvoiceFilter {
     }
 }
 
-/// Pages read on one pooled connection, on this thread, until `deadline`.
+/// Pages read by diesel alone on one connection of `pool`, on this thread, until
+/// `deadline`.
 fn read_on_this_thread(
-    database: &Database,
+    pool: &Pool,
     mut readers: impl Iterator<Item = Customers>,
     deadline: Instant,
-) -> Result<u64, SetupError> {
+) -> Result<u64, Error> {
     let mut customers = readers.next().ok_or("no reader")?;
     let filter = first_page();
-    let pages = database.read_here(|conn| {
-        let mut pages = 0;
-        while Instant::now() < deadline {
-            invoices::page(conn, customers.next_key(), &filter)?;
-            pages += 1;
-        }
-        Ok::<_, DbError>(pages)
-    })?;
+    let mut conn = pool.checkout(Duration::from_secs(10))?;
+    let mut pages = 0;
+    while Instant::now() < deadline {
+        invoices::page(&mut conn, customers.next_key(), &filter)?;
+        pages += 1;
+    }
     Ok(pages)
 }
 
@@ -147,7 +151,7 @@ fn read_from_tasks(
     database: &Database,
     readers: impl Iterator<Item = Customers>,
     deadline: Instant,
-) -> Result<u64, SetupError> {
+) -> Result<u64, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()?;

@@ -69,15 +69,19 @@ pub fn record(conn: &mut PgConnection, change: &Change<'_>) -> QueryResult<()> {
         .map(drop)
 }
 
-/// The customer's records from `since` on, oldest first.
-pub fn since(
+/// The customer's records, from `since` on when given, oldest first.
+pub fn of_customer(
     conn: &mut PgConnection,
     customer_id: i64,
-    since: DateTime<Utc>,
+    since: Option<DateTime<Utc>>,
 ) -> QueryResult<Vec<Record>> {
-    billing_group_audit::table
+    let mut records = billing_group_audit::table
         .filter(billing_group_audit::customer_id.eq(customer_id))
-        .filter(billing_group_audit::at.ge(since))
+        .into_boxed();
+    if let Some(since) = since {
+        records = records.filter(billing_group_audit::at.ge(since));
+    }
+    records
         .order(billing_group_audit::audit_id)
         .select(Record::as_select())
         .load(conn)
