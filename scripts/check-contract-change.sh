@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Proves that a change of the contract breaks the build where the implementation must
-# change: on a scratch copy of the checkout, adds an optional query parameter to
-# findCustomerBillsByClientCode and a property to the BillingGroupUpdate body, regenerates
+# change: on a scratch copy of the checkout, adds an optional query parameter to the bill
+# listings and a property to the BillingGroupUpdate body, regenerates
 # generated/ with the pinned generator $1, and passes only when `cargo check -p
 # billing-impl` fails in the two methods that must handle them.
 set -euo pipefail
@@ -18,10 +18,12 @@ cd "$scratch"
 python3 - <<'PY'
 path = "spec/billing.yaml"
 spec = open(path).read()
-operation = spec.index("operationId: findCustomerBillsByClientCode\n")
-status = spec.index('        - $ref: "#/parameters/status"\n', operation)
-end = status + len('        - $ref: "#/parameters/status"\n')
-spec = spec[:end] + """        - name: currency
+# Both bill listings: they share their query parameters (x-same-query-params-as).
+for operation_id in ("findCustomerBillsByClientCode", "findCustomerBillsByClientCodeAndBillingGroup"):
+    operation = spec.index(f"operationId: {operation_id}\n")
+    status = spec.index('        - $ref: "#/parameters/status"\n', operation)
+    end = status + len('        - $ref: "#/parameters/status"\n')
+    spec = spec[:end] + """        - name: currency
           in: query
           required: false
           type: string
@@ -42,8 +44,8 @@ if CARGO_TARGET_DIR="$top/target/contract-change" cargo check --quiet -p billing
     exit 1
 fi
 missing=()
-grep -A3 'pattern does not mention field `currency`' "$log" | grep -q 'src/api/billing.rs' ||
-    missing+=("the new query parameter in src/api/billing.rs")
+grep -A3 'pattern does not mention field `currency`' "$log" | grep -q 'src/api/bills.rs' ||
+    missing+=("the new query parameter in src/api/bills.rs")
 grep -A3 'pattern does not mention field `note`' "$log" | grep -q 'src/api/billing_group.rs' ||
     missing+=("the new body property in src/api/billing_group.rs")
 if [ ${#missing[@]} -gt 0 ]; then

@@ -229,47 +229,10 @@ impl WireNames for FindCustomerBillsByClientCodeAndBillingGroupPathParams {
     }
 }
 
-/// The query parameters of `FindCustomerBillsByClientCodeAndBillingGroup`.
-#[derive(Debug, Clone, PartialEq, Validate)]
-pub struct FindCustomerBillsByClientCodeAndBillingGroupQueryParams {
-    /// `pageInit`: Initial number for pagination; a 0-based offset into the list, newest bill first.
-    #[validate(range(min = 0u32, max = 1000000u32))]
-    pub page_init: u32,
-    /// `quantity`: Number of bills to be returned (the page size).
-    #[validate(range(min = 1u32, max = 100u32))]
-    pub quantity: u32,
-    /// `start`: Start date, inclusive, on the bill date: a calendar date written as the eight digits `YYYYMMDD` (for example `20260131`), from 19000101 to 99991231. The upstream contract typed it as an integer; on the wire the two are the same, and the pattern admits calendar dates only, so `20260231` is a 400. A `start` after `end` selects no bill.
-    #[validate(
-        length(min = 8, max = 8),
-        regex(path = *models::patterns::CALENDAR_DATE),
-    )]
-    pub start: Option<String>,
-    /// `end`: End date, inclusive, on the bill date, written as `start` is.
-    #[validate(
-        length(min = 8, max = 8),
-        regex(path = *models::patterns::CALENDAR_DATE),
-    )]
-    pub end: Option<String>,
-    /// `contractNumber`: Contract Number Identification; only bills of this contract.
-    #[validate(range(min = 0i64, max = 9223372036854775807i64))]
-    pub contract_number: Option<i64>,
-    /// `status`: Only bills in this invoice status.
-    pub status: Option<models::InvoiceStatus>,
-}
-
-impl WireNames for FindCustomerBillsByClientCodeAndBillingGroupQueryParams {
-    fn wire_name(field: &str) -> &str {
-        match field {
-            "page_init" => "pageInit",
-            "quantity" => "quantity",
-            "start" => "start",
-            "end" => "end",
-            "contract_number" => "contractNumber",
-            "status" => "status",
-            other => other,
-        }
-    }
-}
+/// The query parameters of `FindCustomerBillsByClientCodeAndBillingGroup`: the same as `FindCustomerBillsByClientCode`'s (the spec's
+/// `x-same-query-params-as`).
+pub type FindCustomerBillsByClientCodeAndBillingGroupQueryParams =
+    FindCustomerBillsByClientCodeQueryParams;
 
 /// The path parameters of `ListBillingGroups`.
 #[derive(Debug, Clone, PartialEq, Validate)]

@@ -11,7 +11,7 @@ use billing_api::{
     models,
 };
 
-use super::{Authenticated, BillQuery, BillingService, CustomerRef, billing::bill_collection};
+use super::{Authenticated, BillingService, CustomerRef};
 use crate::{
     db::{self, audit::Action, billing_groups::Deleted},
     error::ApiError,
@@ -25,7 +25,8 @@ fn group_model(group: db::billing_groups::BillingGroup) -> models::BillingGroupR
     }
 }
 
-fn no_group(group_id: &str) -> ApiError {
+/// The answer for a group the customer does not have.
+pub(super) fn no_group(group_id: &str) -> ApiError {
     ApiError::NotFound(format!("the customer has no billing group `{group_id}`"))
 }
 
@@ -71,38 +72,11 @@ impl BillingGroup for BillingService {
             id_type,
             group_id,
         } = path_params;
-        let models::FindCustomerBillsByClientCodeAndBillingGroupQueryParams {
-            page_init,
-            quantity,
-            start,
-            end,
-            contract_number,
-            status,
-        } = query_params;
-        let customer = caller.customer(id_type, id)?;
-        let filter = BillQuery {
-            page_init,
-            quantity,
-            start,
-            end,
-            contract_number,
-            status,
-        }
-        .into_filter(Some(group_id.clone()))?;
-        let keys = self.customer_keys.clone();
-        let rows = self
-            .reads
-            .read(&caller.client.client_id, move |conn| {
-                let (key, rows) = customer.bills(conn, &keys, &filter)?;
-                // No bill: tell an unknown group (404) from one without matches.
-                if rows.is_empty() && !db::billing_groups::exists(conn, key, &group_id)? {
-                    return Err(no_group(&group_id));
-                }
-                Ok(rows)
-            })
+        let bills = self
+            .list_bills(&caller, id_type, id, Some(group_id), query_params)
             .await?;
         Ok(FindCustomerBillsByClientCodeAndBillingGroupResponse::Ok(
-            bill_collection(rows)?,
+            bills,
         ))
     }
 

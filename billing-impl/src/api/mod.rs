@@ -6,14 +6,13 @@
 
 mod billing;
 mod billing_group;
+mod bills;
 mod profile;
 
 use std::sync::Arc;
 
 use actix_web::{HttpMessage, HttpRequest};
-use billing_api::{apis::Authentication, models};
-use chrono::NaiveDate;
-use contract_runtime::WireEnum;
+use billing_api::apis::Authentication;
 
 use crate::{
     auth::{Caller, TokenVerifier},
@@ -21,7 +20,6 @@ use crate::{
         self,
         audit::{self, Action},
         customers::CustomerKeys,
-        invoices::{InvoiceFilter, InvoiceRow},
         replicas::Reads,
     },
     error::ApiError,
@@ -147,92 +145,10 @@ impl CustomerRef {
             .ok_or_else(|| self.not_found())
     }
 
-    /// The customer's key as the database has it now, remembered in `keys`, or a 404.
-    fn current_key(
-        &self,
-        conn: &mut diesel::PgConnection,
-        keys: &CustomerKeys,
-    ) -> Result<i64, ApiError> {
-        keys.look_up(conn, &self.id_type, self.code)?
-            .ok_or_else(|| self.not_found())
-    }
-
-    /// The customer's key and a page of its bills, read by the key remembered in `keys`
-    /// when there is one. Such a key is stale when the page is empty and the customer is
-    /// gone (404) or another under the same name (its page is read again); the database is
-    /// asked which before an empty page is answered.
-    fn bills(
-        &self,
-        conn: &mut diesel::PgConnection,
-        keys: &CustomerKeys,
-        filter: &InvoiceFilter,
-    ) -> Result<(i64, Vec<InvoiceRow>), ApiError> {
-        let (key, remembered) = match keys.remembered(&self.id_type, self.code) {
-            Some(key) => (key, true),
-            None => (self.current_key(conn, keys)?, false),
-        };
-        let rows = db::invoices::page(conn, key, filter)?;
-        if !rows.is_empty() || !remembered {
-            return Ok((key, rows));
-        }
-        match self.current_key(conn, keys)? {
-            current if current == key => Ok((key, rows)),
-            current => Ok((current, db::invoices::page(conn, current, filter)?)),
-        }
-    }
-
     fn not_found(&self) -> ApiError {
         ApiError::NotFound(format!(
             "no customer `{}` with idType `{}`",
             self.code, self.id_type
         ))
     }
-}
-
-/// The query parameters both bill listings take, as the database filters on them.
-struct BillQuery {
-    page_init: u32,
-    quantity: u32,
-    start: Option<String>,
-    end: Option<String>,
-    contract_number: Option<i64>,
-    status: Option<models::InvoiceStatus>,
-}
-
-impl BillQuery {
-    /// The database filter. A `start` after `end` is an empty range: it selects no bill.
-    fn into_filter(self, billing_group: Option<String>) -> Result<InvoiceFilter, ApiError> {
-        let BillQuery {
-            page_init,
-            quantity,
-            start,
-            end,
-            contract_number,
-            status,
-        } = self;
-        Ok(InvoiceFilter {
-            billing_group,
-            from: start
-                .as_deref()
-                .map(|value| calendar_date("start", value))
-                .transpose()?,
-            to: end
-                .as_deref()
-                .map(|value| calendar_date("end", value))
-                .transpose()?,
-            contract_number,
-            status: status.map(|status| status.as_str()),
-            offset: i64::from(page_init),
-            limit: i64::from(quantity),
-        })
-    }
-}
-
-/// A `YYYYMMDD` date. The spec's pattern admits calendar dates only; this is its second line.
-fn calendar_date(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
-    NaiveDate::parse_from_str(value, "%Y%m%d").map_err(|_| {
-        ApiError::BadRequest(format!(
-            "query parameter `{name}` is not a calendar date YYYYMMDD"
-        ))
-    })
 }
