@@ -8,6 +8,8 @@ export DATABASE_URL
 DATABASE_URL=$("$root/scripts/database-url.sh")
 listen=${BILLING_LISTEN:-127.0.0.1:8080}
 base="http://$listen"
+base_path=${BILLING_BASE_PATH:-/v2/billing}
+admin=${BILLING_ADMIN_LISTEN:-127.0.0.1:9898}
 
 "$billing" migrate
 "$billing" seed --demo
@@ -23,7 +25,13 @@ fi
 client_id=$(field client_id)
 client_secret=$(field client_secret)
 
+if [ "$admin" = off ]; then metrics="(off: BILLING_ADMIN_LISTEN=off)"; else metrics="http://$admin/metrics"; fi
+
 cat <<TEXT
+
+The docs page (Swagger UI, "Authorize" takes the demo client): $base$base_path/docs/
+The contract it serves:                                         $base$base_path/swagger.json
+Metrics (Prometheus):                                           $metrics
 
 Demo client (local use only): client_id=$client_id client_secret=$client_secret
 
@@ -32,15 +40,15 @@ Get a token:
     '$base/oauth/client_credential/accesstoken?grant_type=client_credentials' \\
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 Then:
-  curl -s -H "Authorization: Bearer \$TOKEN" '$base/v2/billing/customers/CLIENT_CODE/1001/bills?quantity=5'
-  curl -s -H "Authorization: Bearer \$TOKEN" '$base/v2/billing/customers/CLIENT_CODE/1001/bills/groups'
-  curl -s -H "Authorization: Bearer \$TOKEN" '$base/v2/billing/customers/CLIENT_CODE/1001/bills/groups/HQ?status=PAID'
-  curl -s -H "Authorization: Bearer \$TOKEN" '$base/v2/billing/customers/50499001001/profile'
+  curl -s -H "Authorization: Bearer \$TOKEN" '$base$base_path/customers/CLIENT_CODE/1001/bills?quantity=5'
+  curl -s -H "Authorization: Bearer \$TOKEN" '$base$base_path/customers/CLIENT_CODE/1001/bills/groups'
+  curl -s -H "Authorization: Bearer \$TOKEN" '$base$base_path/customers/CLIENT_CODE/1001/bills/groups/HQ?status=PAID'
+  curl -s -H "Authorization: Bearer \$TOKEN" '$base$base_path/customers/50499001001/profile'
   curl -s -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' -X POST \\
-    -d '{"groupId": "BRANCH", "address": "Blvd. Morazan, Tegucigalpa"}' '$base/v2/billing/customers/CLIENT_CODE/1001/bills/groups'
+    -d '{"groupId": "BRANCH", "address": "Blvd. Morazan, Tegucigalpa"}' '$base$base_path/customers/CLIENT_CODE/1001/bills/groups'
   curl -s -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' -X PUT \\
-    -d '{"groupId": "BRANCH", "address": "Col. Kennedy, Tegucigalpa"}' '$base/v2/billing/customers/CLIENT_CODE/1001/bills/groups'
-  curl -s -H "Authorization: Bearer \$TOKEN" -X DELETE '$base/v2/billing/customers/CLIENT_CODE/1001/bills/groups/BRANCH'
+    -d '{"groupId": "BRANCH", "address": "Col. Kennedy, Tegucigalpa"}' '$base$base_path/customers/CLIENT_CODE/1001/bills/groups'
+  curl -s -H "Authorization: Bearer \$TOKEN" -X DELETE '$base$base_path/customers/CLIENT_CODE/1001/bills/groups/BRANCH'
 
 TEXT
 exec "$billing" serve --listen "$listen"

@@ -386,7 +386,26 @@ async fn positions_stay_exact_when_two_transactions_add_bills_of_one_customer_at
             .batch_execute(&format!("BEGIN; {second_insert}; COMMIT"))
             .expect("second insert");
     });
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The second waits for the first's lock on the customer's positions: the two overlap.
+    let mut watcher = app.db.connect();
+    let waiting = |conn: &mut diesel::PgConnection| -> i64 {
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "count(*) FROM pg_locks
+             WHERE locktype = 'advisory' AND NOT granted
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        ))
+        .get_result(conn)
+        .expect("count the lock waits")
+    };
+    // A bound for a test that would otherwise hang: the second reaches the lock at once.
+    let bound = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while waiting(&mut watcher) == 0 {
+        assert!(
+            std::time::Instant::now() < bound,
+            "the second transaction never waited for the first"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     first.batch_execute("COMMIT").expect("first commit");
     concurrent.join().expect("the second transaction");
     assert_eq!(misplaced_positions(&mut app.db.connect()), 0);

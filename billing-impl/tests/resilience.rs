@@ -62,13 +62,12 @@ fn create_groups(
         .collect()
 }
 
-#[derive(Debug, Default)]
-struct Tally {
-    ok: usize,
-    unavailable: usize,
-    other: Vec<u16>,
-    slowest: Duration,
-}
+/// How long the database stays stopped under load. Long enough that a request that hung
+/// for want of a connection would still hang at the restart, after the pool timeout and a
+/// margin of more than 2 s.
+const OUTAGE: Duration = Duration::from_secs(6);
+/// The pool timeout of that test's server.
+const OUTAGE_POOL_TIMEOUT: Duration = Duration::from_secs(1);
 
 #[test]
 fn a_database_stopped_under_load_answers_503_and_serves_again_without_a_restart() {
@@ -78,19 +77,17 @@ fn a_database_stopped_under_load_answers_503_and_serves_again_without_a_restart(
     server.wait_until(Duration::from_secs(20), "/ready", 200);
     let token = token(&server, &credentials);
 
-    let outage = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let workers: Vec<_> = (0..4)
         .map(|_| {
-            let (outage, stop, url, token) = (
-                outage.clone(),
+            let (stop, url, token) = (
                 stop.clone(),
                 format!("{}{BILLS}", server.base),
                 token.clone(),
             );
             thread::spawn(move || {
                 let http = client();
-                let mut tally = Tally::default();
+                let mut seen = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
                     let started = Instant::now();
                     let status = http
@@ -99,69 +96,71 @@ fn a_database_stopped_under_load_answers_503_and_serves_again_without_a_restart(
                         .send()
                         .map(|r| r.status().as_u16())
                         .unwrap_or(0);
-                    if outage.load(Ordering::Relaxed) {
-                        tally.slowest = tally.slowest.max(started.elapsed());
-                        match status {
-                            503 => tally.unavailable += 1,
-                            200 => tally.ok += 1,
-                            other => tally.other.push(other),
-                        }
-                    }
+                    seen.push((started, Instant::now(), status));
                 }
-                tally
+                seen
             })
         })
         .collect();
 
     thread::sleep(Duration::from_millis(500));
     cluster.stop();
-    outage.store(true, Ordering::Relaxed);
-    thread::sleep(Duration::from_secs(3));
-    outage.store(false, Ordering::Relaxed);
+    let stopped = Instant::now();
+    thread::sleep(OUTAGE);
+    let restarting = Instant::now();
     cluster.restart();
-    let back = Instant::now();
+    // Serving again needs no restart of the server: the first read after the database is
+    // back is answered 200 (the 10 s are a margin; a pooled connection is replaced at once).
     let http = client();
-    let recovered = loop {
+    let recovered = (0..500).any(|_| {
         let status = http
             .get(format!("{}{BILLS}", server.base))
             .bearer_auth(&token)
             .send()
             .map(|r| r.status().as_u16());
-        if status.ok() == Some(200) || back.elapsed() > Duration::from_secs(10) {
-            break back.elapsed();
+        status.ok() == Some(200) || {
+            thread::sleep(Duration::from_millis(20));
+            false
         }
-        thread::sleep(Duration::from_millis(20));
-    };
+    });
     stop.store(true, Ordering::Relaxed);
-    let tallies: Vec<Tally> = workers
+    let seen: Vec<(Instant, Instant, u16)> = workers
         .into_iter()
-        .map(|w| w.join().expect("worker"))
+        .flat_map(|w| w.join().expect("worker"))
         .collect();
 
-    let (ok, unavailable): (usize, usize) = tallies
+    let during: Vec<&(Instant, Instant, u16)> = seen
         .iter()
-        .fold((0, 0), |(o, u), t| (o + t.ok, u + t.unavailable));
-    let other: Vec<u16> = tallies.iter().flat_map(|t| t.other.clone()).collect();
-    let slowest = tallies.iter().map(|t| t.slowest).max().unwrap_or_default();
+        .filter(|(started, ended, _)| *started > stopped && *ended < restarting)
+        .collect();
+    // Requests that started early enough in the outage to be answered by the pool timeout
+    // with 2 s to spare before the restart.
+    let answerable_by = restarting - OUTAGE_POOL_TIMEOUT - Duration::from_secs(2);
+    let hung: Vec<_> = seen
+        .iter()
+        .filter(|(started, ended, _)| {
+            *started > stopped && *started < answerable_by && *ended > restarting
+        })
+        .collect();
+    let other: Vec<u16> = during
+        .iter()
+        .map(|(_, _, status)| *status)
+        .filter(|status| *status != 503)
+        .collect();
     eprintln!(
-        "outage: {} requests, {unavailable} answered 503, {ok} answered 200, {} anything else {other:?}; \
-         slowest {slowest:?}; first 200 {recovered:?} after the database was back",
-        ok + unavailable + other.len(),
-        other.len()
+        "outage: {} requests answered during it, {} anything but 503 {other:?}, {} hung to the restart; \
+         serving again: {recovered}",
+        during.len(),
+        other.len(),
+        hung.len(),
     );
-    assert!(unavailable > 0, "requests were made during the outage");
+    assert!(during.len() > 4, "requests were answered during the outage");
+    assert!(other.is_empty(), "only 503s during the outage: {other:?}");
     assert!(
-        other.is_empty(),
-        "only 503s (or 200s from before the stop): {other:?}"
+        hung.is_empty(),
+        "no request waited for the database's return"
     );
-    assert!(
-        slowest < Duration::from_secs(3),
-        "no request hung: {slowest:?}"
-    );
-    assert!(
-        recovered < Duration::from_secs(2),
-        "serving again within 2 s: {recovered:?}"
-    );
+    assert!(recovered, "serving again after the restart");
 }
 
 /// A load of reads, a create and a delete by query in turn, from `threads` threads, each
@@ -289,6 +288,10 @@ struct Terminated {
     terminated: bool,
 }
 
+/// The pool timeout of the exhausted-pool test: long enough that what must answer at once
+/// does so with more than 2 s to spare.
+const EXHAUSTED_POOL_TIMEOUT: Duration = Duration::from_secs(3);
+
 #[test]
 fn an_exhausted_pool_answers_every_waiter_by_the_pool_timeout_and_the_rest_at_once() {
     let cluster = Cluster::start();
@@ -297,7 +300,7 @@ fn an_exhausted_pool_answers_every_waiter_by_the_pool_timeout_and_the_rest_at_on
         &cluster.url(),
         &[
             ("BILLING_DB_POOL_SIZE", "2"),
-            ("BILLING_DB_POOL_TIMEOUT_MS", "500"),
+            ("BILLING_DB_POOL_TIMEOUT_MS", "3000"),
             ("BILLING_TOKEN_CACHE_SECONDS", "60"),
         ],
     );
@@ -318,56 +321,53 @@ fn an_exhausted_pool_answers_every_waiter_by_the_pool_timeout_and_the_rest_at_on
         .batch_execute("BEGIN; LOCK TABLE billing_groups IN ACCESS EXCLUSIVE MODE")
         .expect("lock");
     let blocked = create_groups(&server, &token, "BLOCKED", 2);
-    thread::sleep(Duration::from_millis(300));
+    wait_for_lock_waits(&cluster.url(), 2);
 
     // 40 reads wait together, and the lookup of a token signed here but unknown with them.
     let unknown = signed_token(&cluster.url());
+    let asked = Instant::now();
     let waiters: Vec<_> = (0..41)
         .map(|i| {
             let (url, token) = (format!("{}{BILLS}", server.base), token.clone());
             let unknown = unknown.clone();
             thread::spawn(move || {
                 let token = if i == 40 { unknown } else { token };
-                let started = Instant::now();
                 let response = client()
                     .get(url)
                     .bearer_auth(token)
                     .send()
                     .expect("request");
                 let retry_after = response.headers().contains_key("retry-after");
-                (response.status().as_u16(), retry_after, started.elapsed())
+                (response.status().as_u16(), retry_after, Instant::now())
             })
         })
         .collect();
     thread::sleep(Duration::from_millis(100));
-    let started = Instant::now();
     let health = http
         .get(format!("{}/health", server.base))
         .send()
         .expect("health");
-    let health_took = started.elapsed();
-    let started = Instant::now();
     let no_token = http
         .get(format!("{}{BILLS}", server.base))
         .send()
         .expect("request");
-    let no_token_took = started.elapsed();
-    let answers: Vec<(u16, bool, Duration)> = waiters
+    let answered_at_once = Instant::now();
+    let answers: Vec<(u16, bool, Instant)> = waiters
         .into_iter()
         .map(|w| w.join().expect("waiter"))
         .collect();
 
-    let slowest = answers
-        .iter()
-        .map(|(_, _, took)| *took)
-        .max()
-        .unwrap_or_default();
+    let first_waiter = answers.iter().map(|(_, _, at)| *at).min().expect("waiters");
+    let last_waiter = answers.iter().map(|(_, _, at)| *at).max().expect("waiters");
     eprintln!(
-        "41 waiters: {} answered 503, slowest {slowest:?}; /health {health_took:?}, no token {no_token_took:?}",
+        "41 waiters: {} answered 503, from {:?} to {:?} after they asked; /health and no token within {:?}",
         answers
             .iter()
             .filter(|(status, _, _)| *status == 503)
-            .count()
+            .count(),
+        first_waiter - asked,
+        last_waiter - asked,
+        answered_at_once - asked,
     );
     assert_eq!(health.status(), 200);
     assert_eq!(no_token.status(), 401);
@@ -377,9 +377,16 @@ fn an_exhausted_pool_answers_every_waiter_by_the_pool_timeout_and_the_rest_at_on
             "503 with Retry-After: {answers:?}"
         );
     }
-    // Each waiter is answered at its 500 ms deadline, however many wait with it.
-    assert!(slowest < Duration::from_millis(1000), "{answers:?}");
-    assert!(health_took < Duration::from_millis(100) && no_token_took < Duration::from_millis(100));
+    // /health and a refusal need no connection: both were answered while every waiter
+    // still waited, before the first deadline fired.
+    assert!(answered_at_once < first_waiter);
+    // Each waiter is answered at its own deadline, however many wait with it: all within
+    // one pool timeout of the last one's asking, with 2 s to spare (waiting in turn would
+    // take a pool timeout each).
+    assert!(
+        last_waiter - asked < EXHAUSTED_POOL_TIMEOUT + Duration::from_secs(2),
+        "{answers:?}"
+    );
 
     locker.batch_execute("COMMIT").expect("unlock");
     for handle in blocked {
@@ -388,6 +395,25 @@ fn an_exhausted_pool_answers_every_waiter_by_the_pool_timeout_and_the_rest_at_on
             200,
             "the blocked writes complete"
         );
+    }
+}
+
+/// Waits until `count` statements of the cluster's database wait for a lock.
+fn wait_for_lock_waits(url: &str, count: i64) {
+    let mut conn = PgConnection::establish(url).expect("connect");
+    let waiting = |conn: &mut PgConnection| -> i64 {
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        ))
+        .get_result(conn)
+        .expect("count the waits")
+    };
+    // A bound for a test that would otherwise hang: the writes reach their lock at once.
+    let bound = Instant::now() + Duration::from_secs(20);
+    while waiting(&mut conn) < count {
+        assert!(Instant::now() < bound, "{count} statements never waited");
+        thread::sleep(Duration::from_millis(20));
     }
 }
 

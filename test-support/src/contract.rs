@@ -73,16 +73,22 @@ pub fn check_response(method: &str, url: &str, status: u16, body: &Value) {
         .get(status.to_string())
         .or_else(|| responses.get("default"))
         .map(resolve);
+    let what = format!("{method} {template} → {status}");
     let schema = match response {
-        Some(response) => response.get("schema").cloned().unwrap_or(json!(false)),
+        Some(response) => response
+            .get("schema")
+            .unwrap_or_else(|| panic!("{what}: a JSON body where the spec declares none: {body}")),
         // A method the path does not serve: the routing's 405 answers an errorBody.
-        None => json!({"$ref": "#/definitions/errorBody"}),
+        None => &json!({"$ref": "#/definitions/errorBody"}),
     };
-    check_against(&schema, body, &format!("{method} {template} → {status}"));
+    check_against(schema, body, &what);
 }
 
 fn check_against(schema: &Value, body: &Value, what: &str) {
-    let mut document = schema.as_object().cloned().unwrap_or_default();
+    let mut document = schema
+        .as_object()
+        .cloned()
+        .unwrap_or_else(|| panic!("{what}: the spec's schema is not an object: {schema}"));
     document.insert("definitions".into(), spec()["definitions"].clone());
     let validator = jsonschema::options()
         .with_draft(jsonschema::Draft::Draft4)

@@ -301,6 +301,60 @@ impl TestApp {
         keys.sign(&random).expect("a live signing key")
     }
 
+    /// POST to the token endpoint with an optional Basic credential, query and form body;
+    /// returns the status, the JSON body and the headers.
+    pub async fn token_request(
+        &self,
+        basic: Option<(&str, &str)>,
+        query: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let mut request = self.http.post(format!(
+            "{}{query}",
+            self.url(auth::token_endpoint::TOKEN_PATH)
+        ));
+        if let Some((id, secret)) = basic {
+            request = request.basic_auth(id, Some(secret));
+        }
+        if !form.is_empty() {
+            request = request.form(form);
+        }
+        let response = request.send().await.expect("token request");
+        let headers = response.headers().clone();
+        let (status, body) = status_and_json("POST", response).await;
+        (status, body, headers)
+    }
+
+    /// The value of the admin listener's metric whose line starts with `series` (a name,
+    /// and labels as Prometheus writes them); 0 when it has not been counted yet.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let admin = self.admin.as_ref().expect("the admin listener is on");
+        let text = self
+            .http
+            .get(format!("{admin}/metrics"))
+            .send()
+            .await
+            .expect("scrape")
+            .text()
+            .await
+            .expect("the metrics' text");
+        text.lines()
+            .find(|line| line.starts_with(series))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    /// Adds the customer `CLIENT_CODE` `code`, with no bills.
+    pub fn add_customer(&self, code: i64) {
+        self.db
+            .connect()
+            .batch_execute(&format!(
+                "INSERT INTO customers (id_type, code, name) VALUES ('CLIENT_CODE', {code}, 'Test')"
+            ))
+            .expect("customer");
+    }
+
     /// GET with a bearer token; returns status and JSON body, checked against the contract.
     pub async fn get(&self, url: &str, token: &str) -> (u16, Value) {
         let response = self

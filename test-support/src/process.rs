@@ -157,9 +157,19 @@ impl ServerProcess {
 
     /// `start`, with the server's log (its standard error) going to `log`.
     pub fn start_logging(database_url: &str, env: &[(&str, &str)], log: impl Into<Stdio>) -> Self {
+        Self::start_command(&["serve"], database_url, env, log)
+    }
+
+    /// `billing` run with `args` (a command line that serves), as `start_logging` runs it.
+    pub fn start_command(
+        args: &[&str],
+        database_url: &str,
+        env: &[(&str, &str)],
+        log: impl Into<Stdio>,
+    ) -> Self {
         let port = free_port();
         let child = Command::new(billing_binary())
-            .arg("serve")
+            .args(args)
             .env("DATABASE_URL", database_url)
             .env("BILLING_LISTEN", format!("127.0.0.1:{port}"))
             .env("BILLING_WORKERS", "2")
@@ -231,6 +241,55 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// What a `billing` command printed, and how it exited.
+#[derive(Debug)]
+pub struct Finished {
+    /// The exit code.
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Finished {
+    /// The standard output's lines, each parsed as JSON; panics on a line that is not.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .map(|line| {
+                serde_json::from_str(line).unwrap_or_else(|_| panic!("a JSON line: {line}"))
+            })
+            .collect()
+    }
+}
+
+/// Runs the `billing` binary with `args` over `database_url`, as an operator would, with
+/// `stdin` as its standard input, to its end.
+pub fn billing(database_url: &str, args: &[&str], stdin: &[u8]) -> Finished {
+    use std::io::Write;
+    let mut child = Command::new(billing_binary())
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start billing");
+    let mut input = child.stdin.take().expect("stdin");
+    // Written from a thread of its own, so that a full output pipe cannot stall it.
+    let stdin = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let output = child.wait_with_output().expect("billing runs");
+    writer.join().expect("stdin written");
+    Finished {
+        code: output.status.code().expect("exited, not killed"),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
 

@@ -141,7 +141,7 @@ impl Reads {
                     history
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
-                        .record(position, max_lag);
+                        .record(Instant::now(), position, max_lag);
                 }
                 for replica in reads.replicas.iter() {
                     let replayed = replica.database.read(replay_position).await;
@@ -149,7 +149,7 @@ impl Reads {
                         Ok(Some(position)) => history
                             .lock()
                             .unwrap_or_else(PoisonError::into_inner)
-                            .lag(position),
+                            .lag(Instant::now(), position),
                         Ok(None) | Err(_) => None,
                     };
                     let usable = lag.is_some_and(|lag| lag <= max_lag);
@@ -174,9 +174,9 @@ struct PrimaryHistory {
 }
 
 impl PrimaryHistory {
-    /// Records the primary's `position` now, keeping a little more than `max_lag` of them.
-    fn record(&mut self, position: i64, max_lag: Duration) {
-        let now = Instant::now();
+    /// Records the primary's `position`, read at `now`, keeping a little more than
+    /// `max_lag` of them.
+    fn record(&mut self, now: Instant, position: i64, max_lag: Duration) {
         self.samples.push_back((now, position));
         let keep = max_lag * 2 + CHECK_EVERY * 2;
         while self
@@ -188,9 +188,9 @@ impl PrimaryHistory {
         }
     }
 
-    /// How long ago the primary first passed `replayed`: zero when it has not, `None`
-    /// when nothing of the primary is known.
-    fn lag(&self, replayed: i64) -> Option<Duration> {
+    /// How long before `now` the primary first passed `replayed`: zero when it has not,
+    /// `None` when nothing of the primary is known.
+    fn lag(&self, now: Instant, replayed: i64) -> Option<Duration> {
         let (_, latest) = self.samples.back()?;
         if replayed >= *latest {
             return Some(Duration::ZERO);
@@ -200,7 +200,7 @@ impl PrimaryHistory {
             .samples
             .iter()
             .find(|(_, position)| *position > replayed)?;
-        Some(passed_at.elapsed())
+        Some(now.saturating_duration_since(*passed_at))
     }
 }
 
@@ -237,25 +237,42 @@ mod tests {
     fn a_replica_lags_by_how_long_ago_the_primary_passed_its_position() {
         let mut history = PrimaryHistory::default();
         let max_lag = Duration::from_secs(60);
-        history.record(100, max_lag);
-        std::thread::sleep(Duration::from_millis(30));
-        history.record(200, max_lag);
-        assert_eq!(history.lag(200), Some(Duration::ZERO), "caught up");
+        let first = Instant::now();
+        let second = first + Duration::from_millis(30);
+        let now = second + Duration::from_millis(5);
+        history.record(first, 100, max_lag);
+        history.record(second, 200, max_lag);
+        assert_eq!(history.lag(now, 200), Some(Duration::ZERO), "caught up");
         assert_eq!(
-            history.lag(250),
+            history.lag(now, 250),
             Some(Duration::ZERO),
             "ahead of the last sample"
         );
-        let behind = history.lag(150).expect("known");
-        assert!(
-            behind < Duration::from_millis(30),
-            "passed 150 at the second sample: {behind:?}"
+        assert_eq!(
+            history.lag(now, 150),
+            Some(Duration::from_millis(5)),
+            "passed 150 at the second sample"
         );
-        let further = history.lag(50).expect("known");
-        assert!(
-            further >= Duration::from_millis(30),
-            "passed 50 by the first: {further:?}"
+        assert_eq!(
+            history.lag(now, 50),
+            Some(Duration::from_millis(35)),
+            "passed 50 by the first"
         );
-        assert_eq!(PrimaryHistory::default().lag(1), None);
+        assert_eq!(PrimaryHistory::default().lag(now, 1), None);
+    }
+
+    #[test]
+    fn samples_older_than_twice_the_allowed_lag_are_forgotten() {
+        let mut history = PrimaryHistory::default();
+        let max_lag = Duration::from_secs(1);
+        let start = Instant::now();
+        history.record(start, 100, max_lag);
+        history.record(start + Duration::from_secs(10), 200, max_lag);
+        assert_eq!(history.samples.len(), 1);
+        assert_eq!(
+            history.lag(start + Duration::from_secs(10), 50),
+            Some(Duration::ZERO),
+            "the oldest known sample is the first past it"
+        );
     }
 }
