@@ -22,7 +22,7 @@ SCHEMA := billing-impl/src/db/schema.rs
 # The database: DATABASE_URL when set, else the checkout's private cluster (scripts/pg.sh).
 DB_URL = $$(scripts/database-url.sh)
 
-.PHONY: help run test contract docs-check bench generate check-generated check-contract-change schema check-schema lint example ci pg-stop
+.PHONY: help run test contract docs-check bench bench-test generate check-generated check-contract-change schema check-schema lint example ci pg-stop
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -40,9 +40,12 @@ contract: $(SCHEMATHESIS) ## schemathesis against the live server with every che
 docs-check: $(PUPPETEER) ## The docs page in headless Chromium: every operation, the Authorize dialog, a screenshot in target/docs/
 	scripts/docs-check.sh $(TOOLS)/puppeteer-core-$(PUPPETEER_VERSION)/node_modules
 
-bench: ## Benchmark against PostgreSQL's own limit into target/bench/ (BENCH_ARGS="--scale 10", "--smoke", "--out DIR")
-	cargo build --release -p billing-impl --bin billing
-	python3 bench/bench.py $(BENCH_ARGS)
+bench: ## Benchmark against PostgreSQL's own limit into target/bench/ (BENCH_ARGS="--smoke", "--no-targets", "--help")
+	cargo build --release -p billing-impl -p billing-bench --bin billing --bin billing-bench
+	cd bench && python3 -m benchmark $(BENCH_ARGS)
+
+bench-test: ## The benchmark's own tests: its load generators' figures can fail
+	cd bench && python3 -m unittest discover -s tests -t .
 
 generate: $(GEN) ## Rewrite generated/ from spec/billing.yaml
 	@scripts/generate.sh $(GEN) generated

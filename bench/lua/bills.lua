@@ -1,9 +1,10 @@
--- GET the first page of bills of a random bulk customer (BENCH_PATH may add a group).
+-- GET a path of a random bulk customer (BENCH_PATH, `%d` for its id; the first page of its
+-- bills by default), with the bearer token.
 package.path = os.getenv("BENCH_LUA_DIR") .. "/?.lua;" .. package.path
 local common = require("common")
 local path = os.getenv("BENCH_PATH") or "/v2/billing/customers/CLIENT_CODE/%d/bills"
 
-setup = common.setup
+setup, response, done = common.setup, common.response, common.done
 local pick
 
 function init(args)

@@ -1,22 +1,25 @@
--- Shared by the wrk scripts of bench/bench.py: settings from the environment, a random
--- generator seeded differently in every wrk thread, the bearer token header, and requests
--- built once so that the load generator spends as little as it can on each.
+-- Shared by the wrk scripts of the benchmark: settings from the environment, a random
+-- generator seeded differently in every wrk thread, the bearer token header, requests
+-- built once so that the load generator spends as little as it can on each, the check of
+-- every answer's status against the one the row expects (BENCH_EXPECT, 200 by default),
+-- and the summary printed as one JSON line for the benchmark to read.
 local common = {}
 
 common.token = os.getenv("BENCH_TOKEN")
 common.first_id = tonumber(os.getenv("BENCH_FIRST_ID") or "1000001")
 common.customers = tonumber(os.getenv("BENCH_CUSTOMERS") or "1")
+common.expected = tonumber(os.getenv("BENCH_EXPECT") or "200")
 
 -- Most customers whose requests a thread builds in advance (about 250 bytes each); with
 -- more, each request is built when it is sent.
 local PREBUILT_MAX = 200000
 
 -- setup runs in wrk's main state, once per thread; it hands each thread its number, which
--- the thread sees as the global `thread_number`.
-local threads = 0
+-- the thread sees as the global `thread_number`, and keeps the thread for `done`.
+local threads = {}
 function common.setup(thread)
-    threads = threads + 1
-    thread:set("thread_number", threads)
+    threads[#threads + 1] = thread
+    thread:set("thread_number", #threads)
 end
 
 function common.init()
@@ -28,7 +31,12 @@ function common.random_customer()
 end
 
 function common.headers()
-    return { ["Authorization"] = "Bearer " .. common.token }
+    local headers = { ["Authorization"] = "Bearer " .. common.token }
+    local encoding = os.getenv("BENCH_ACCEPT_ENCODING")
+    if encoding then
+        headers["Accept-Encoding"] = encoding
+    end
+    return headers
 end
 
 -- Seeds the thread's generator and returns a `request` function that answers the request
@@ -48,6 +56,39 @@ function common.prebuilt(build)
     return function()
         return requests[math.random(common.customers)]
     end
+end
+
+-- Counts, in each thread, the answers whose status is not the expected one.
+unexpected = 0
+first_unexpected = 0
+function common.response(status, headers, body)
+    if status ~= common.expected then
+        unexpected = unexpected + 1
+        if first_unexpected == 0 then
+            first_unexpected = status
+        end
+    end
+end
+
+-- Prints the run's figures as one line, `BENCH_RESULT` and a JSON object: latencies in
+-- microseconds, and every error wrk saw.
+function common.done(summary, latency, requests)
+    local unexpected_total, first = 0, 0
+    for _, thread in ipairs(threads) do
+        unexpected_total = unexpected_total + (thread:get("unexpected") or 0)
+        if first == 0 then
+            first = thread:get("first_unexpected") or 0
+        end
+    end
+    local errors = summary.errors
+    io.write(string.format(
+        'BENCH_RESULT {"requests": %d, "duration_us": %d, "bytes": %d, "expected_status": %d, ' ..
+        '"unexpected_statuses": %d, "first_unexpected_status": %d, "connect_errors": %d, ' ..
+        '"read_errors": %d, "write_errors": %d, "timeouts": %d, "mean_us": %.1f, ' ..
+        '"p50_us": %d, "p99_us": %d, "max_us": %d}\n',
+        summary.requests, summary.duration, summary.bytes, common.expected,
+        unexpected_total, first, errors.connect, errors.read, errors.write, errors.timeout,
+        latency.mean, latency:percentile(50), latency:percentile(99), latency.max))
 end
 
 return common

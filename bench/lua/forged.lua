@@ -1,12 +1,13 @@
 -- GET the first page of bills of a random bulk customer with a made-up token of the real
 -- shape (KEY_ID.RANDOM.MAC under key 1), a different one on every request of a thread's
--- 4,096: what a client without credentials can send.
+-- 4,096: what a client without credentials can send. Every answer must be a 401
+-- (BENCH_EXPECT).
 package.path = os.getenv("BENCH_LUA_DIR") .. "/?.lua;" .. package.path
 local common = require("common")
 local path = "/v2/billing/customers/CLIENT_CODE/%d/bills"
 local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
-setup = common.setup
+setup, response, done = common.setup, common.response, common.done
 local requests = {}
 
 local function random_text(length)

@@ -1,9 +1,10 @@
 -- Writes: create a billing group for a random bulk customer, then delete it. A group is
--- deleted only once its creation has answered, so that every request can succeed.
+-- deleted only once its creation has answered, so that every request can succeed; every
+-- answer must be a 200.
 package.path = os.getenv("BENCH_LUA_DIR") .. "/?.lua;" .. package.path
 local common = require("common")
 
-setup = common.setup
+setup, done = common.setup, common.done
 local created = {}   -- paths of groups whose creation answered, to delete
 local deleting = {}  -- group ids whose deletion is under way
 local paths = {}     -- the path of every group whose creation is under way
@@ -28,6 +29,7 @@ function request()
 end
 
 function response(status, headers, body)
+    common.response(status, headers, body)
     local group_id = body and body:match('"groupId":"([^"]+)"')
     if status ~= 200 or not group_id then return end
     if deleting[group_id] then

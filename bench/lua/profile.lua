@@ -2,7 +2,7 @@
 package.path = os.getenv("BENCH_LUA_DIR") .. "/?.lua;" .. package.path
 local common = require("common")
 
-setup = common.setup
+setup, response, done = common.setup, common.response, common.done
 local pick
 
 function init(args)

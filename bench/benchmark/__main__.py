@@ -1,0 +1,87 @@
+"""`python3 -m benchmark [run] [options]`: measure, write target/bench/<run>.json and .md;
+`render RUN.json`: the markdown again from a run's results; `compare A.json B.json`: two
+runs' figures side by side. `make bench` runs it from bench/."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from . import plan, report, run
+from .processes import ROOT
+
+
+def main(argv: list[str]) -> int:
+    options = arguments(argv)
+    if options.command == "render":
+        results = json.loads(options.results.read_text())
+        return write_report(results, options.results.with_suffix(".md"), not options.no_targets)
+    if options.command == "compare":
+        return compare(*(json.loads(path.read_text()) for path in options.results))
+    for tool in ("wrk", "pgbench", "psql"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is not installed (Debian: apt-get install wrk postgresql-client)")
+    if options.smoke:
+        options.customers, options.invoices_per_customer, options.seconds = 100, 20, 1
+    results = run.execute(options)
+    out = ROOT / "target" / ("bench-smoke" if options.smoke else "bench")
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = results["meta"]["started"].replace("-", "").replace(":", "").replace("+0000", "")
+    path = out / f"{stamp}-{results['meta']['commit']}.json"
+    path.write_text(json.dumps(results, indent=1) + "\n")
+    return write_report(results, path.with_suffix(".md"), not (options.no_targets or options.smoke))
+
+
+def arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
+    commands = parser.add_subparsers(dest="command")
+    measure = commands.add_parser("run", help="measure (the default)")
+    measure.add_argument("--customers", type=int, default=10_000)
+    measure.add_argument("--invoices-per-customer", type=int, default=100)
+    measure.add_argument("--seconds", type=int, default=10, help="seconds a measurement")
+    measure.add_argument("--smoke", action="store_true",
+                         help="a small, short run that shows every measurement works; no target is checked")
+    measure.add_argument("--no-targets", action="store_true", help="do not fail on a missed target")
+    measure.add_argument("--binary", type=Path, default=ROOT / "target" / "release" / "billing")
+    measure.add_argument("--probe", type=Path, default=ROOT / "target" / "release" / "billing-bench")
+    render = commands.add_parser("render", help="write RUN.md again from RUN.json")
+    render.add_argument("results", type=Path)
+    render.add_argument("--no-targets", action="store_true")
+    both = commands.add_parser("compare", help="two runs' figures side by side")
+    both.add_argument("results", type=Path, nargs=2)
+    if not argv or argv[0].startswith("-"):
+        argv = ["run", *argv]
+    options = parser.parse_args(argv)
+    if options.command == "run":
+        options.binary, options.probe = options.binary.resolve(), options.probe.resolve()
+    return options
+
+
+def write_report(results: dict, path: Path, check_targets: bool) -> int:
+    """Writes the markdown of `results` to `path`, prints it; non-zero when a measurement
+    failed or a target was missed."""
+    markdown, missed, failed = report.render(results, check_targets)
+    path.write_text(markdown)
+    print(markdown, end="")
+    print(f"(written to {path})")
+    if failed or missed:
+        print(f"{len(failed)} failed measurement(s), {len(missed)} missed target(s)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def compare(first: dict, second: dict) -> int:
+    print(f"| figure | {first['meta']['commit']} | {second['meta']['commit']} |")
+    print("| --- | ---: | ---: |")
+    for figure in plan.FIGURES:
+        a, b = (report.evaluate(results, figure) for results in (first, second))
+        shown = [report.Figure.cells(f, figure.format)[0] for f in (a, b)]
+        print(f"| {figure.label} | {shown[0]} | {shown[1]} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

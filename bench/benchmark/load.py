@@ -1,0 +1,123 @@
+"""The load generators: wrk against the server, pgbench against PostgreSQL, and
+`billing-bench pages` (the server's own code without HTTP). Each returns its figures, with
+the CPU time per request of every watched group of processes and of the generator itself
+(`load`), or raises `MeasurementFailed` saying why it has none."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable
+
+from .processes import ROOT, cpu_seconds, on_cores
+
+LUA = ROOT / "bench" / "lua"
+
+# Groups of processes whose CPU time a measurement counts, by name.
+Watch = dict[str, Callable[[], list[int]]]
+
+
+class MeasurementFailed(Exception):
+    """A measurement that yielded no usable figures; its text says why, with the counts."""
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measured(args: list[str], env: dict[str, str], cores: frozenset[int], watch: Watch,
+             settle: float = 0.0) -> tuple[str, dict[str, float]]:
+    """Runs `args` on `cores` to its end; returns what it printed and the CPU seconds each
+    group of `watch` and the command itself (`load`) spent meanwhile. `settle` seconds are
+    waited before the count ends, for processes that end with the command (a connection's
+    backend) to be reaped into their parent's count. The only child reaped meanwhile is the
+    command: the servers are reaped when they stop."""
+    before = {name: cpu_seconds(pids()) for name, pids in watch.items()}
+    own = children_cpu_seconds()
+    completed = subprocess.run(args, env=env, text=True, capture_output=True,
+                               preexec_fn=on_cores(set(cores)), check=False)
+    load = children_cpu_seconds() - own
+    time.sleep(settle)
+    if completed.returncode != 0:
+        tail = " ".join((completed.stderr or completed.stdout).split())[-200:]
+        raise MeasurementFailed(f"{Path(args[0]).name} exited {completed.returncode}: {tail}")
+    if completed.stderr.strip():
+        # wrk reports a script's errors there, and goes on without it.
+        raise MeasurementFailed(f"{Path(args[0]).name}: {' '.join(completed.stderr.split())[-200:]}")
+    spent = {name: cpu_seconds(pids()) - before[name] for name, pids in watch.items()}
+    return completed.stdout, {**spent, "load": load}
+
+
+def per_request(cpu: dict[str, float], requests: int) -> dict[str, float]:
+    return {name: seconds * 1e6 / requests for name, seconds in cpu.items()}
+
+
+def wrk(url: str, connections: int, seconds: int, script: str, env: dict[str, str],
+        cores: frozenset[int], watch: Watch) -> dict:
+    """wrk with `script` (bench/lua/) at `connections` for `seconds`. Every answer must have
+    the status the script expects (BENCH_EXPECT, 200 by default), and no socket may fail."""
+    args = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s",
+            "-s", str(LUA / script), url]
+    output, cpu = measured(args, {**os.environ, "BENCH_LUA_DIR": str(LUA), **env}, cores, watch)
+    line = next((line for line in output.splitlines() if line.startswith("BENCH_RESULT ")), None)
+    if line is None:
+        raise MeasurementFailed("wrk printed no result: " + " ".join(output.split())[-200:])
+    result = json.loads(line.removeprefix("BENCH_RESULT "))
+    errors = {name: result[name] for name in
+              ("unexpected_statuses", "connect_errors", "read_errors", "write_errors", "timeouts")}
+    if result["requests"] == 0 or any(errors.values()):
+        counts = ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in errors.items() if count)
+        raise MeasurementFailed(
+            f"{result['requests']} requests, {counts or 'none answered'} "
+            f"(expected {result['expected_status']}, first other {result['first_unexpected_status']})")
+    requests = result["requests"]
+    return {
+        "requests": requests,
+        "rps": requests / (result["duration_us"] / 1e6),
+        "mean_ms": result["mean_us"] / 1000,
+        "p50_ms": result["p50_us"] / 1000,
+        "p99_ms": result["p99_us"] / 1000,
+        "max_ms": result["max_us"] / 1000,
+        "bytes_per_request": result["bytes"] / requests,
+        "cpu_us": per_request(cpu, requests),
+    }
+
+
+def pgbench(url: str, clients: int, seconds: int, script: Path, cores: frozenset[int],
+            watch: Watch) -> dict:
+    """pgbench on `script`, prepared, with `clients`, for `seconds`; no transaction may
+    fail. `watch` names PostgreSQL's processes `database`."""
+    args = ["pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2)),
+            "-T", str(seconds), "-f", str(script), url]
+    # The clients' backends end with pgbench: their CPU time reaches the postmaster's once
+    # they are reaped.
+    output, cpu = measured(args, dict(os.environ), cores, watch, settle=1.0)
+    processed = re.search(r"number of transactions actually processed: (\d+)", output)
+    failed = re.search(r"number of failed transactions: (\d+)", output)
+    tps = re.search(r"tps = ([\d.]+)", output)
+    if not (processed and tps):
+        raise MeasurementFailed("pgbench printed no result: " + " ".join(output.split())[-200:])
+    if failed and int(failed.group(1)):
+        raise MeasurementFailed(f"{failed.group(1)} of pgbench's transactions failed")
+    transactions = int(processed.group(1))
+    return {"requests": transactions, "rps": float(tps.group(1)),
+            "cpu_us": per_request(cpu, transactions)}
+
+
+def pages(probe: Path, env: dict[str, str], layer: str, concurrency: int, seconds: int,
+          cores: frozenset[int], watch: Watch) -> dict:
+    """First pages of bills read without HTTP by `billing-bench pages`, through `layer`."""
+    args = [str(probe), "pages", "--layer", layer, "--seconds", str(seconds),
+            "--concurrency", str(concurrency)]
+    output, cpu = measured(args, env, cores, watch, settle=1.0)
+    read = json.loads(output)
+    if read["pages"] == 0:
+        raise MeasurementFailed("no page was read")
+    return {"requests": read["pages"], "rps": read["pages"] / read["seconds"],
+            "cpu_us": per_request(cpu, read["pages"])}

@@ -1,0 +1,287 @@
+"""Carries out the plan: a cluster of the benchmark's own with a bulk data set, the server on
+each layout's cores, every measurement of `plan.PLAN`; the raw results as JSON."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import load, plan
+from .load import MeasurementFailed
+from .processes import (ROOT, Cluster, Layout, Server, basic_credentials, free_port, layouts,
+                        move_to_cores, run)
+
+BIG_CUSTOMER = 9_000_001  # 10,000 bills
+SMALL_CUSTOMER = 9_100_001  # 10 bills
+FIRST_BULK = 1_000_001
+
+# The columns of a first page, as the server reads them.
+COLUMNS = """invoice_number, billing_group_id, subscriber_msisdn, contract_number, invoice_status,
+       bill_date, bill_period, period_start_date, period_end_date, expiration_date,
+       expiration_electronic_date, print_date, payment_date, invoice_amount, invoice_balance,
+       payment_amount, invoiced_service_count, invoice_type, invoice_serial,
+       invoice_description, billing_name, billing_address, billplan, contact_name, phone, cai,
+       dei, attachment"""
+
+# The references the server is measured against, written here rather than taken from the
+# server, so that a slow server statement cannot make its own limit slow. `by_key` is the
+# cheapest statement that answers a first page given what the server knows: the customer's
+# key, which it remembers. `lookup` finds the customer by its name first.
+STATEMENTS = {
+    "by_key": ("\\set key random({first_key}, {last_key})",
+               f"SELECT {COLUMNS} FROM invoices WHERE customer_id = :key "
+               "ORDER BY bill_date DESC, invoice_number DESC LIMIT 20"),
+    "lookup": ("\\set code random({first_code}, {last_code})",
+               f"SELECT {COLUMNS} FROM invoices WHERE customer_id = (SELECT customer_id FROM customers "
+               "WHERE id_type = 'CLIENT_CODE' AND code = :code) "
+               "ORDER BY bill_date DESC, invoice_number DESC LIMIT 20"),
+}
+
+
+@dataclass
+class Context:
+    """What the steps of a run share."""
+    options: object
+    cluster: Cluster
+    results: dict
+    client: dict[str, str]
+    scripts: dict[str, Path]
+    layout: Layout | None = None
+    servers: dict[str, Server] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def server_env(self, metrics: bool) -> dict[str, str]:
+        env = {**os.environ, "DATABASE_URL": self.cluster.url, "RUST_LOG": "warn",
+               "BILLING_AUTH_MAX_FAILURES": "1000000"}
+        env["BILLING_ADMIN_LISTEN"] = f"127.0.0.1:{free_port()}" if metrics else "off"
+        return env
+
+    def server(self, name: str) -> Server:
+        """The section's server `name` (`main`, or `quiet`: metrics off), started on first use."""
+        if name not in self.servers:
+            server = Server(self.options.binary, self.server_env(metrics=name != "quiet"),
+                            self.layout.others)
+            self.servers[name] = server
+            self.tokens[name] = server.token(self.client)
+            self.results["values"].setdefault("startup_ms", server.startup_seconds * 1000)
+        return self.servers[name]
+
+    def stop_servers(self) -> None:
+        for server in self.servers.values():
+            rss = self.results["values"].get("peak_rss_mb", 0.0)
+            self.results["values"]["peak_rss_mb"] = max(rss, server.peak_rss_mb())
+            server.stop()
+        self.servers.clear()
+        self.tokens.clear()
+
+
+def execute(options) -> dict:
+    """Runs the whole plan; returns the results (also on a failure of a measurement, which
+    they record; any other failure is raised, after the cluster and servers are gone)."""
+    results = {"meta": meta(options), "measurements": {}, "pairs": {}, "values": {}, "plans": []}
+    cluster = Cluster()
+    context = None
+    try:
+        client, customers = prepare(cluster, options, results)
+        context = Context(options, cluster, results, client, reference_scripts(cluster, customers))
+        results["meta"]["statements"] = {name: context.scripts[name].read_text().splitlines()[-1]
+                                         for name in STATEMENTS}
+        results["plans"] = statement_plans(cluster, options)
+        for section in plan.PLAN:
+            run_section(context, section)
+    finally:
+        if context:
+            context.stop_servers()
+        cluster.remove()
+    return results
+
+
+def meta(options) -> dict:
+    commit = run("git", "-C", str(ROOT), "rev-parse", "--short", "HEAD").strip()
+    dirty = bool(run("git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no").strip())
+    return {"commit": commit + ("+changes" if dirty else ""),
+            "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "cores": len(os.sched_getaffinity(0)), "customers": options.customers,
+            "invoices_per_customer": options.invoices_per_customer, "seconds": options.seconds,
+            "smoke": options.smoke, "layouts": {}}
+
+
+def prepare(cluster: Cluster, options, results: dict) -> tuple[dict[str, str], dict[str, int]]:
+    """Migrates and loads the data set; returns a client with both scopes and the range of
+    the bulk customers' codes and keys."""
+    env = {**os.environ, "DATABASE_URL": cluster.url, "RUST_LOG": "warn"}
+    binary = str(options.binary)
+    run(binary, "migrate", env=env)
+    started = datetime.datetime.now()
+    run(binary, "seed", "--customers", str(options.customers),
+        "--invoices-per-customer", str(options.invoices_per_customer), env=env)
+    results["meta"]["load_seconds"] = (datetime.datetime.now() - started).total_seconds()
+    for first_id, bills in ((BIG_CUSTOMER, 10_000), (SMALL_CUSTOMER, 10)):
+        run(binary, "seed", "--customers", "1", "--invoices-per-customer", str(bills),
+            "--first-id", str(first_id), env=env)
+    client = json.loads(run(binary, "clients", "create", "--name", "bench", "--scopes", "read,write",
+                            "--all-customers", env=env))
+    # Written out now, so that no checkpoint flushes the load in the middle of a measurement.
+    cluster.psql("CHECKPOINT")
+    last_code = FIRST_BULK + options.customers - 1
+    first_key, last_key = (int(k) for k in cluster.psql(
+        "SELECT min(customer_id), max(customer_id) FROM customers "
+        f"WHERE id_type = 'CLIENT_CODE' AND code BETWEEN {FIRST_BULK} AND {last_code}").split("|"))
+    if last_key - first_key + 1 != options.customers:
+        raise RuntimeError("the bulk customers' keys are not one range")
+    return client, {"first_key": first_key, "last_key": last_key,
+                    "first_code": FIRST_BULK, "last_code": last_code}
+
+
+def reference_scripts(cluster: Cluster, customers: dict[str, int]) -> dict[str, Path]:
+    """A pgbench script per reference statement, for random bulk customers."""
+    folder = ROOT / "target" / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    scripts = {}
+    for name, (choose, statement) in STATEMENTS.items():
+        path = folder / f"pgbench-{name}.sql"
+        path.write_text(f"{choose.format(**customers)}\n{' '.join(statement.split())};\n")
+        scripts[name] = path
+    return scripts
+
+
+def statement_plans(cluster: Cluster, options) -> list[dict]:
+    """`EXPLAIN (ANALYZE, BUFFERS)` of the server's statements for the main shapes of a page
+    (`billing-bench statements`), for the 10,000-bill customer."""
+    key = cluster.psql("SELECT customer_id FROM customers "
+                       f"WHERE id_type = 'CLIENT_CODE' AND code = {BIG_CUSTOMER}").strip()
+    plans = []
+    for line in run(str(options.probe), "statements", "--customer-key", key).strip().splitlines():
+        shape, debug = line.split("\t")
+        sql, binds = debug.split(" -- binds: ")
+        for index, value in reversed(list(enumerate(json.loads(binds), start=1))):
+            sql = sql.replace(f"${index}", f"'{value}'" if isinstance(value, str) else str(value))
+        plans.append({"shape": shape,
+                      "plan": cluster.psql(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}").rstrip()})
+    return plans
+
+
+def run_section(context: Context, section: plan.Section) -> None:
+    """Lays the processes out as the section says, then measures its steps."""
+    layout = layouts()[section.layout]
+    context.layout = layout
+    move_to_cores(context.cluster.processes(), layout.database)
+    settings = json.loads(run(str(context.options.probe), "settings",
+                              env={**os.environ, "DATABASE_URL": context.cluster.url},
+                              cores=set(layout.others)))
+    context.results["meta"]["layouts"][layout.name] = {"describe": layout.describe(), **settings}
+    print(f"{layout.describe()}:", flush=True)
+    try:
+        # Warms PostgreSQL's caches, the server's statements and its token check.
+        warm = plan.Wrk("warm-up", "warm-up", "bills.lua", (256,))
+        record(context, f"warm-up-{layout.name}", warm, 256,
+               lambda: measure(context, warm, 256, seconds=min(context.options.seconds, 3)))
+        for step in section.steps:
+            run_step(context, step)
+    finally:
+        context.stop_servers()
+
+
+def run_step(context: Context, step) -> None:
+    if isinstance(step, plan.Sql):
+        for statement in step.statements:
+            context.cluster.psql(statement)
+    elif isinstance(step, plan.InTurns):
+        in_turns(context, step)
+    else:
+        for level in dict.fromkeys(step.levels):
+            try:
+                connections = resolve_level(context.results, level)
+            except MeasurementFailed as error:
+                record_failure(context, f"{step.group}@{level}", step, level, error)
+                continue
+            record(context, f"{step.group}@{connections}", step, connections,
+                   lambda: measure(context, step, connections))
+
+
+def record(context: Context, key: str, step, level: int, measurement) -> dict | None:
+    """Runs `measurement` and stores its figures under `key`; a failed one is stored with
+    its reason and the run goes on."""
+    try:
+        figures = measurement()
+    except MeasurementFailed as error:
+        record_failure(context, key, step, level, error)
+        return None
+    figures["cpu_us_total"] = sum(figures["cpu_us"].values())
+    context.results["measurements"][key] = {**describe(context, step, level), **figures}
+    print(f"  {step.label} at {level}: {figures['rps']:,.0f}/s", flush=True)
+    return figures
+
+
+def record_failure(context: Context, key: str, step, level, error: MeasurementFailed) -> None:
+    context.results["measurements"][key] = {**describe(context, step, level), "failed": str(error)}
+    print(f"  {step.label} at {level}: FAILED: {error}", flush=True)
+
+
+def describe(context: Context, step, level) -> dict:
+    return {"group": step.group, "label": step.label, "layout": context.layout.name,
+            "kind": type(step).__name__.lower(), "level": level}
+
+
+def resolve_level(results: dict, level: int | str) -> int:
+    """A level as a number (`plan`'s docstring says what `best:` and `cheapest:` mean)."""
+    if isinstance(level, int):
+        return level
+    how, group = level.split(":")
+    measured = [m for m in results["measurements"].values() if m["group"] == group and "failed" not in m]
+    if not measured:
+        raise MeasurementFailed(f"no level of {group} was measured")
+    if how == "best":
+        return max(measured, key=lambda m: m["rps"])["level"]
+    if how == "cheapest":
+        return min(measured, key=lambda m: m["cpu_us"]["database"])["level"]
+    raise ValueError(f"unknown level {level}")
+
+
+def measure(context: Context, step, level: int, seconds: int | None = None) -> dict:
+    """One measurement of `step` at `level`, on the section's layout."""
+    seconds = seconds or context.options.seconds
+    layout, cluster = context.layout, context.cluster
+    watch = {"database": cluster.processes}
+    if isinstance(step, plan.Pgbench):
+        return load.pgbench(cluster.url, level, seconds, context.scripts[step.statement],
+                            layout.others, watch)
+    if isinstance(step, plan.Pages):
+        env = {**os.environ, "DATABASE_URL": cluster.url, "RUST_LOG": "warn"}
+        return load.pages(context.options.probe, env, step.layer, level, seconds, layout.others, watch)
+    server = context.server(step.server)
+    first_id, count = {"bulk": (FIRST_BULK, context.options.customers),
+                       "big": (BIG_CUSTOMER, 1), "small": (SMALL_CUSTOMER, 1)}[step.customers]
+    env = {"BENCH_TOKEN": context.tokens[step.server], "BENCH_FIRST_ID": str(first_id),
+           "BENCH_CUSTOMERS": str(count), "BENCH_EXPECT": str(step.expect),
+           "BENCH_BASIC": basic_credentials(context.client)}
+    if step.path:
+        env["BENCH_PATH"] = step.path
+    watch = {"server": lambda: [server.process.pid], **watch}
+    return load.wrk(f"{server.base}/", level, seconds, step.script, env, layout.others, watch)
+
+
+def in_turns(context: Context, step: plan.InTurns) -> None:
+    """The steps of `step` back to back, `pairs` times; stored as a list of pairs."""
+    pairs = context.results["pairs"].setdefault(step.group, [])
+    for _ in range(step.pairs):
+        pair, measured = {}, {}
+        try:
+            for side in step.steps:
+                level = resolve_level(context.results, side.levels[0])
+                same = (type(side), getattr(side, "statement", None), getattr(side, "script", None),
+                        side.path if isinstance(side, plan.Wrk) else None,
+                        getattr(side, "server", None), level)
+                if same not in measured:
+                    measured[same] = measure(context, side, level)
+                pair[side.group] = {"level": level, **measured[same]}
+        except MeasurementFailed as error:
+            pairs.append({"failed": str(error)})
+            print(f"  {step.label}, a pair: FAILED: {error}", flush=True)
+            continue
+        pairs.append(pair)
+        print(f"  {step.label}, a pair: " + ", ".join(
+            f"{name} {figures['rps']:,.0f}/s" for name, figures in pair.items()), flush=True)
