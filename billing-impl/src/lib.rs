@@ -15,6 +15,7 @@ pub mod config;
 pub mod db;
 pub mod docs;
 pub mod error;
+pub mod importer;
 pub mod logging;
 pub mod metrics;
 pub mod middleware;

@@ -22,11 +22,5 @@ fn main() -> ExitCode {
         logger.format(billing_impl::logging::json_line);
     }
     logger.init();
-    match cli::run(cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            log::error!("{error}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::run(cli.command)
 }

@@ -1,7 +1,7 @@
 //! The `billing` tag: `GET /customers/{idType}/{id}/bills` over the demo data set.
 
 use billing_test_support as common;
-use common::{TestApp, assert_error_body};
+use common::{TestApp, assert_error_body, misplaced_positions};
 use diesel::{RunQueryDsl, connection::SimpleConnection};
 use serde_json::Value;
 
@@ -307,20 +307,6 @@ struct Number {
     invoice_number: String,
 }
 
-/// How many invoices are not where the database's own ordering puts them: the positions it
-/// keeps must be 1 to n, oldest first, for every customer.
-fn misplaced_positions(conn: &mut diesel::PgConnection) -> i64 {
-    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-        "count(*) FROM (
-             SELECT customer_position, row_number() OVER (
-                 PARTITION BY customer_id ORDER BY bill_date, invoice_number) AS expected
-             FROM invoices) AS positions
-         WHERE customer_position IS DISTINCT FROM expected",
-    ))
-    .get_result(conn)
-    .expect("count")
-}
-
 #[tokio::test]
 async fn deep_pages_keep_the_order_as_invoices_come_go_and_move() {
     let app = TestApp::with_demo_data().await;
@@ -477,4 +463,40 @@ async fn a_customer_created_again_under_its_name_shows_its_new_bills() {
         ["NEW-3", "NEW-2", "NEW-1"],
         "the bills of the customer the name now belongs to"
     );
+}
+
+#[tokio::test]
+async fn bills_that_carry_the_next_positions_keep_them_and_any_other_claim_is_renumbered() {
+    let app = TestApp::with_demo_data().await;
+    let mut conn = app.db.connect();
+    // Customer 1001 has 24 bills, the newest of 2026-11-05.
+    let insert = |rows: &str| {
+        format!(
+            "INSERT INTO invoices (customer_id, invoice_number, invoice_status, bill_date,
+                                   invoice_amount, invoice_balance, customer_position)
+             SELECT customer_id, number, 'OPEN', day::date, 1, 1, position
+             FROM customers, (VALUES {rows}) AS new (number, day, position)
+             WHERE code = 1001"
+        )
+    };
+    for (claim, rows) in [
+        (
+            "the next positions, in order",
+            "('N-1', '2026-12-01', 25), ('N-2', '2026-12-02', 26), ('N-3', '2026-12-02', 27)",
+        ),
+        ("a gap", "('G-1', '2027-01-01', 40)"),
+        (
+            "a place taken",
+            "('T-1', '2027-02-01', 28), ('T-2', '2027-02-02', 28)",
+        ),
+        (
+            "out of order",
+            "('O-1', '2027-03-02', 31), ('O-2', '2027-03-01', 32)",
+        ),
+        ("older than the newest", "('E-1', '2019-01-01', 33)"),
+        ("no position", "('U-1', '2027-04-01', NULL::bigint)"),
+    ] {
+        conn.batch_execute(&insert(rows)).expect(claim);
+        assert_eq!(misplaced_positions(&mut conn), 0, "{claim}");
+    }
 }

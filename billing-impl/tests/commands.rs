@@ -245,7 +245,9 @@ fn billing_without_a_command_serves_until_sigterm() {
 fn help_lists_every_command_and_no_tool_of_the_benchmark() {
     let help = billing("postgres://unused", &["--help"], b"");
     assert_eq!(help.code, 0);
-    for command in ["serve", "migrate", "seed", "keys", "audit", "clients"] {
+    for command in [
+        "serve", "migrate", "seed", "keys", "audit", "clients", "import", "imports",
+    ] {
         assert!(
             help.stdout.contains(&format!("  {command} ")),
             "{command}: {}",

@@ -19,7 +19,7 @@ pub use auth::{Authentication, authorize};
 pub use body::{MAX_BODY_BYTES, json_answer, json_body};
 pub use error::{ContractError, refuse};
 pub use params::{
-    Kind, QueryString, WireNames, header_param, path_param, pattern, present, required_header,
-    validated,
+    Kind, QueryString, Violation, WireNames, header_param, path_param, pattern, present,
+    required_header, validated, violation,
 };
 pub use wire_enum::{WireEnum, parse_enum};

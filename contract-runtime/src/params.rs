@@ -7,7 +7,7 @@ use std::{borrow::Cow, fmt::Display, str::FromStr};
 use actix_web::HttpRequest;
 use regex::Regex;
 use serde::{Deserialize, Deserializer};
-use validator::{Validate, ValidationError, ValidationErrors};
+use validator::{Validate, ValidationError};
 
 use crate::ContractError;
 
@@ -152,13 +152,25 @@ where
 /// `value` once it meets the constraints of the spec; else a 400 naming the first field
 /// (by its wire name) that breaks one. `what` says where the field was sent.
 pub fn validated<V: Validate + WireNames>(what: &str, value: V) -> Result<V, ContractError> {
-    match value.validate() {
-        Ok(()) => Ok(value),
-        Err(errors) => Err(ContractError::BadRequest(describe::<V>(what, &errors))),
+    match violation(&value) {
+        None => Ok(value),
+        Some(Violation { field, detail }) => Err(ContractError::BadRequest(format!(
+            "{what} `{field}` {detail}"
+        ))),
     }
 }
 
-fn describe<V: WireNames>(what: &str, errors: &ValidationErrors) -> String {
+/// The first constraint of the spec a value breaks: the field, by its wire name, and what
+/// is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub field: String,
+    pub detail: String,
+}
+
+/// The first constraint of the spec that `value` breaks, if any (fields in name order).
+pub fn violation<V: Validate + WireNames>(value: &V) -> Option<Violation> {
+    let errors = value.validate().err()?;
     let mut fields: Vec<_> = errors.errors().keys().collect();
     fields.sort();
     let field = fields
@@ -173,7 +185,10 @@ fn describe<V: WireNames>(what: &str, errors: &ValidationErrors) -> String {
         .next()
         .map(describe_one)
         .unwrap_or_else(|| "is invalid".to_owned());
-    format!("{what} `{field}` {detail}")
+    Some(Violation {
+        field: field.to_owned(),
+        detail,
+    })
 }
 
 fn describe_one(error: &ValidationError) -> String {

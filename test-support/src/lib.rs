@@ -395,9 +395,61 @@ impl Drop for TestApp {
     }
 }
 
+/// Invoices whose `customer_position` is not their place among their customer's, oldest
+/// first from 1: 0 when the positions are exact.
+pub fn misplaced_positions(conn: &mut PgConnection) -> i64 {
+    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "count(*) FROM (
+             SELECT customer_position, row_number() OVER (
+                 PARTITION BY customer_id ORDER BY bill_date, invoice_number) AS expected
+             FROM invoices) AS positions
+         WHERE customer_position IS DISTINCT FROM expected",
+    ))
+    .get_result(conn)
+    .expect("count")
+}
+
+/// A folder of the test's own, removed when the value is dropped.
+pub struct Scratch {
+    pub path: std::path::PathBuf,
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        let path =
+            std::env::temp_dir().join(format!("billing-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&path).expect("a scratch folder");
+        Self { path }
+    }
+
+    /// Writes `contents` to the file `name` of the folder; its path.
+    pub fn file(&self, name: &str, contents: impl AsRef<[u8]>) -> std::path::PathBuf {
+        let path = self.path.join(name);
+        std::fs::write(&path, contents).expect("write a scratch file");
+        path
+    }
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
 /// Loads the demo data set into the app's database.
 pub fn seed_demo(app: &TestApp) {
-    seed::demo(&mut app.db.connect()).expect("demo data");
+    seed_demo_into(&app.db);
+}
+
+/// Loads the demo data set into `db`.
+pub fn seed_demo_into(db: &TestDb) {
+    seed::demo(&mut db.connect()).expect("demo data");
 }
 
 /// The status and JSON body of the answer to a `method` request; fails the test when the

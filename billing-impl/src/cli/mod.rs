@@ -3,11 +3,13 @@
 
 mod audit;
 mod clients;
+mod import;
+mod imports;
 mod keys;
 mod seed;
 mod serve;
 
-use std::ffi::OsString;
+use std::{ffi::OsString, process::ExitCode};
 
 use clap::{CommandFactory, Parser, Subcommand};
 use diesel::{Connection, PgConnection};
@@ -61,21 +63,32 @@ pub enum Command {
     Audit(audit::Audit),
     /// Manage the OAuth clients that may obtain tokens.
     Clients(clients::Clients),
+    /// Load customers, subscribers, billing groups or invoices from files (docs/import.md).
+    Import(import::Import),
+    /// The record of the import runs.
+    Imports(imports::Imports),
 }
 
-/// Runs `command`.
-pub fn run(command: Command) -> Result<(), SetupError> {
-    match command {
+/// Runs `command`; its exit status. A failure is logged.
+pub fn run(command: Command) -> ExitCode {
+    let done = match command {
         Command::Serve(config) => serve::run(*config),
-        Command::Migrate(database) => {
-            let applied = db::migrate(database.expose())?;
+        Command::Migrate(database) => db::migrate(database.expose()).map(|applied| {
             log::info!("{applied} migration(s) applied");
-            Ok(())
-        }
+        }),
         Command::Seed(seed) => seed.run(),
         Command::Keys(keys) => keys.run(),
         Command::Audit(audit) => audit.run(),
         Command::Clients(clients) => clients.run(),
+        Command::Import(import) => return import.run(),
+        Command::Imports(imports) => imports.run(),
+    };
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            log::error!("{error}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -51,6 +51,8 @@ pub struct Record {
     pub action: String,
     pub before: Option<Value>,
     pub after: Option<Value>,
+    /// The import run that made the change; none for a change through the API.
+    pub import_run_id: Option<i64>,
 }
 
 /// Appends the record of `change`.

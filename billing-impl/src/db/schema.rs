@@ -11,6 +11,7 @@ diesel::table! {
         action -> Text,
         before -> Nullable<Jsonb>,
         after -> Nullable<Jsonb>,
+        import_run_id -> Nullable<Int8>,
     }
 }
 
@@ -31,6 +32,24 @@ diesel::table! {
         code -> Int8,
         name -> Text,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    import_runs (run_id) {
+        run_id -> Int8,
+        started_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+        kind -> Text,
+        file_name -> Text,
+        file_sha256 -> Nullable<Bytea>,
+        atomic -> Bool,
+        lines_read -> Int8,
+        inserted -> Int8,
+        updated -> Int8,
+        unchanged -> Int8,
+        rejected -> Int8,
+        outcome -> Text,
     }
 }
 
@@ -133,6 +152,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     billing_group_audit,
     billing_groups,
     customers,
+    import_runs,
     invoices,
     oauth_client_customers,
     oauth_clients,

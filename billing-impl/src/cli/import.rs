@@ -1,0 +1,81 @@
+//! `billing import`: load a billing system's records (`docs/import.md`).
+
+use std::{path::PathBuf, process::ExitCode};
+
+use crate::{
+    config::DatabaseUrl,
+    importer::{self, Format, ImportError, Kind, Options},
+};
+
+/// Exit status when some lines were rejected and the rest loaded.
+const SOME_REJECTED: u8 = 1;
+/// Exit status when the command or a file was refused: nothing was written.
+const REFUSED: u8 = 2;
+/// Exit status when the load stopped (the database failed): what it committed stays, and
+/// running it again finishes it.
+const STOPPED: u8 = 3;
+
+/// Load customers, subscribers, billing groups or invoices, in the contract's own shapes;
+/// prints one JSON line per file.
+#[derive(Debug, clap::Args)]
+pub struct Import {
+    #[command(flatten)]
+    database: DatabaseUrl,
+    /// What the files hold.
+    #[arg(value_enum)]
+    kind: Kind,
+    /// The files, loaded in order: paths, or `-` for standard input; `.gz` is decompressed.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// The files' format, whatever their names say (by default `.jsonl`/`.ndjson` or `.csv`).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Where the rejected lines go (by default beside the file, `.rejects.jsonl` appended).
+    #[arg(long)]
+    rejects: Option<PathBuf>,
+    /// Lines a batch holds at most; each batch commits.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    batch_rows: u32,
+    /// Load each file in one transaction: all of it or nothing.
+    #[arg(long)]
+    atomic: bool,
+}
+
+impl Import {
+    pub fn run(self) -> ExitCode {
+        let Import {
+            database,
+            kind,
+            files,
+            format,
+            rejects,
+            batch_rows,
+            atomic,
+        } = self;
+        let options = Options {
+            format,
+            rejects,
+            batch_rows: batch_rows as usize,
+            atomic,
+        };
+        let mut rejected = false;
+        let loaded = importer::import(database.expose(), kind, &files, &options, |summary| {
+            rejected |= summary.rejected > 0;
+            match serde_json::to_string(summary) {
+                Ok(line) => println!("{line}"),
+                Err(error) => log::error!("{error}"),
+            }
+        });
+        match loaded {
+            Ok(()) if rejected => ExitCode::from(SOME_REJECTED),
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                log::error!("{error}");
+                ExitCode::from(match error {
+                    ImportError::Refused(_) => REFUSED,
+                    ImportError::Stopped(_) => STOPPED,
+                })
+            }
+        }
+    }
+}
