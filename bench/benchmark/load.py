@@ -9,7 +9,9 @@ import json
 import os
 import re
 import resource
+import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -65,6 +67,12 @@ def wrk(url: str, connections: int, seconds: int, script: str, env: dict[str, st
     args = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s",
             "-s", str(LUA / script), url]
     output, cpu = measured(args, {**os.environ, "BENCH_LUA_DIR": str(LUA), **env}, cores, watch)
+    return wrk_figures(output, cpu)
+
+
+def wrk_figures(output: str, cpu: dict[str, float]) -> dict:
+    """The figures of wrk's run from what it printed, with the CPU seconds `cpu` per
+    request; a failure when any answer or socket went wrong."""
     line = next((line for line in output.splitlines() if line.startswith("BENCH_RESULT ")), None)
     if line is None:
         raise MeasurementFailed("wrk printed no result: " + " ".join(output.split())[-200:])
@@ -87,6 +95,51 @@ def wrk(url: str, connections: int, seconds: int, script: str, env: dict[str, st
         "bytes_per_request": result["bytes"] / requests,
         "cpu_us": per_request(cpu, requests),
     }
+
+
+class Beside:
+    """wrk with `script` at `connections`, running beside another measurement until
+    `finish`. Its CPU time is not counted: it shares the time with what it runs beside."""
+
+    def __init__(self, url: str, connections: int, script: str, env: dict[str, str],
+                 cores: frozenset[int]) -> None:
+        args = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", "-d3600s",
+                "-s", str(LUA / script), url]
+        self.process = subprocess.Popen(
+            args, env={**os.environ, "BENCH_LUA_DIR": str(LUA), **env}, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=on_cores(set(cores)))
+
+    def finish(self) -> dict:
+        """Stops wrk (it reports on SIGINT); its figures."""
+        self.process.send_signal(signal.SIGINT)
+        output, errors = self.process.communicate(timeout=60)
+        if errors.strip():
+            raise MeasurementFailed(f"wrk: {' '.join(errors.split())[-200:]}")
+        return wrk_figures(output, {})
+
+
+def rows_loaded(args: list[str], env: dict[str, str], rows: int, cores: frozenset[int],
+                watch: Watch) -> tuple[str, dict]:
+    """Runs the load `args`, of `rows` rows, to its end; what it printed, and its rows per
+    second, seconds, peak resident memory and CPU time per row (its own as `load`)."""
+    before = {name: cpu_seconds(pids()) for name, pids in watch.items()}
+    with tempfile.TemporaryFile("w+") as output, tempfile.TemporaryFile("w+") as errors:
+        started = time.monotonic()
+        process = subprocess.Popen(args, env=env, text=True, stdout=output, stderr=errors,
+                                   preexec_fn=on_cores(set(cores)))
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.monotonic() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        output.seek(0)
+        errors.seek(0)
+        printed, complaint = output.read(), errors.read()
+    if process.returncode != 0:
+        raise MeasurementFailed(
+            f"{Path(args[0]).name} exited {process.returncode}: {' '.join(complaint.split())[-200:]}")
+    cpu = {name: cpu_seconds(pids()) - before[name] for name, pids in watch.items()}
+    cpu["load"] = usage.ru_utime + usage.ru_stime
+    return printed, {"requests": rows, "rps": rows / seconds, "seconds": seconds,
+                     "peak_rss_mb": usage.ru_maxrss / 1024, "cpu_us": per_request(cpu, rows)}
 
 
 def pgbench(url: str, clients: int, seconds: int, script: Path, cores: frozenset[int],

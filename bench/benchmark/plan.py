@@ -68,10 +68,24 @@ class InTurns:
 
 
 @dataclass(frozen=True)
+class Load:
+    """A bill run (`billrun`) loaded into the section's database by `how`: `copy`
+    (PostgreSQL's own `COPY invoices FROM` of its CSV: the limit), `jsonl` or `csv`
+    (`billing import`); list bills measured at `during` connections while it loads."""
+    group: str
+    label: str
+    how: str
+    during: int | None = None
+
+
+@dataclass(frozen=True)
 class Section:
-    """Steps measured with the processes laid out as `layout` says (`processes.layouts`)."""
+    """Steps measured with the processes laid out as `layout` says (`processes.layouts`),
+    on the data set, or on a copy of it named `database` made for the section (and dropped
+    after it)."""
     layout: str
-    steps: tuple[Wrk | Pgbench | Pages | Sql | InTurns, ...]
+    steps: tuple[Wrk | Pgbench | Pages | Sql | InTurns | Load, ...]
+    database: str = ""
 
 
 @dataclass(frozen=True)
@@ -142,6 +156,19 @@ PLAN = (
             Wrk("c256", "256 connections", "bills.lua", (256,)),
         )),
     )),
+    # A bill run into copies of the data set, which holds its customers.
+    Section("shared", (
+        Load("copy", "bill run by PostgreSQL's COPY of a CSV (the limit)", "copy"),
+    ), database="bill_run_copy"),
+    Section("shared", (
+        Wrk("bills-idle", "list bills before the bill run", "bills.lua", (16,)),
+        Load("import-jsonl", "bill run by billing import, JSON Lines, list bills beside it",
+             "jsonl", during=16),
+        Load("import-jsonl-again", "the same file again (every row unchanged)", "jsonl"),
+    ), database="bill_run_jsonl"),
+    Section("shared", (
+        Load("import-csv", "bill run by billing import, CSV", "csv"),
+    ), database="bill_run_csv"),
 )
 
 KEY_RATIO = Paired(
@@ -194,6 +221,16 @@ FIGURES = (
     Ratio("10,000-bill ÷ 10-bill customer, first page of 10, mean latency", "big-first-10@1.mean_ms",
           "small-first-10@1.mean_ms", "<= 1.3"),
     Ratio("token endpoint, grants per second", "token@16.rps", None, ">= 1000", "{:,.0f}"),
+    Ratio("bill run, rows/s of billing import (JSON Lines, list bills beside it) ÷ of COPY",
+          "import-jsonl@1.rps", "copy@1.rps", ">= 0.5"),
+    Ratio("bill run, rows/s of billing import (CSV) ÷ of COPY", "import-csv@1.rps", "copy@1.rps",
+          ">= 0.5"),
+    Ratio("bill run, the first run's seconds ÷ the same file's again", "import-jsonl@1.seconds",
+          "import-jsonl-again@1.seconds", ">= 2"),
+    Ratio("list bills at 16 connections, p99 during the bill run ÷ before it",
+          "bills-during@16.p99_ms", "bills-idle@16.p99_ms", "<= 2"),
+    Ratio("peak resident memory of billing import (MB)", "import-jsonl@1.peak_rss_mb", None,
+          "< 64", "{:.1f}"),
     Ratio("peak resident memory of the server (MB)", "values.peak_rss_mb", None, "< 48", "{:.1f}"),
     Ratio("start-up to ready (ms)", "values.startup_ms", None, "", "{:.0f}"),
 )

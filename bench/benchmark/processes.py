@@ -121,8 +121,10 @@ class Cluster:
         """The postmaster and every PostgreSQL process it started."""
         return process_tree(self.postmaster)
 
-    def psql(self, sql: str) -> str:
-        return run("psql", self.url, "-qAtc", sql)
+    def psql(self, sql: str, database: str = "") -> str:
+        """Runs `sql` on the data set's database, or on `database`."""
+        url = self.url.rsplit("/", 1)[0] + f"/{database}" if database else self.url
+        return run("psql", url, "-qAtc", sql)
 
     def remove(self) -> None:
         subprocess.run([str(PG_SCRIPT), "stop"], env=self.env, capture_output=True, check=False)

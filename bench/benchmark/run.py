@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import load, plan
+from . import billrun, load, plan
 from .load import MeasurementFailed
 from .processes import (ROOT, Cluster, Layout, Server, basic_credentials, free_port, layouts,
                         move_to_cores, run)
@@ -17,6 +18,7 @@ from .processes import (ROOT, Cluster, Layout, Server, basic_credentials, free_p
 BIG_CUSTOMER = 9_000_001  # 10,000 bills
 SMALL_CUSTOMER = 9_100_001  # 10 bills
 FIRST_BULK = 1_000_001
+BILL_RUN_FOLDER = ROOT / "target" / "bench" / "bill-run"
 
 # The columns of a first page, as the server reads them.
 COLUMNS = """invoice_number, billing_group_id, subscriber_msisdn, contract_number, invoice_status,
@@ -49,12 +51,16 @@ class Context:
     results: dict
     client: dict[str, str]
     scripts: dict[str, Path]
+    customers: dict[str, int]
     layout: Layout | None = None
+    # The section's database: the data set's, or a copy of it.
+    database_url: str = ""
+    bill_run: dict[str, Path] = field(default_factory=dict)
     servers: dict[str, Server] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
 
     def server_env(self, metrics: bool) -> dict[str, str]:
-        env = {**os.environ, "DATABASE_URL": self.cluster.url, "RUST_LOG": "warn",
+        env = {**os.environ, "DATABASE_URL": self.database_url, "RUST_LOG": "warn",
                "BILLING_AUTH_MAX_FAILURES": "1000000"}
         env["BILLING_ADMIN_LISTEN"] = f"127.0.0.1:{free_port()}" if metrics else "off"
         return env
@@ -68,6 +74,14 @@ class Context:
             self.tokens[name] = server.token(self.client)
             self.results["values"].setdefault("startup_ms", server.startup_seconds * 1000)
         return self.servers[name]
+
+    def bill_run_files(self) -> dict[str, Path]:
+        """The bill run's files, written on first use."""
+        if not self.bill_run:
+            customers = billrun.Customers(FIRST_BULK, self.customers["first_key"],
+                                          self.options.customers, self.options.invoices_per_customer)
+            self.bill_run = billrun.write(BILL_RUN_FOLDER, customers, self.options.bill_run_cycles)
+        return self.bill_run
 
     def stop_servers(self) -> None:
         for server in self.servers.values():
@@ -86,7 +100,8 @@ def execute(options) -> dict:
     context = None
     try:
         client, customers = prepare(cluster, options, results)
-        context = Context(options, cluster, results, client, reference_scripts(cluster, customers))
+        context = Context(options, cluster, results, client, reference_scripts(cluster, customers),
+                          customers)
         results["meta"]["statements"] = {name: context.scripts[name].read_text().splitlines()[-1]
                                          for name in STATEMENTS}
         results["plans"] = statement_plans(cluster, options)
@@ -96,6 +111,7 @@ def execute(options) -> dict:
         if context:
             context.stop_servers()
         cluster.remove()
+        shutil.rmtree(BILL_RUN_FOLDER, ignore_errors=True)
     return results
 
 
@@ -106,7 +122,8 @@ def meta(options) -> dict:
             "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "cores": len(os.sched_getaffinity(0)), "customers": options.customers,
             "invoices_per_customer": options.invoices_per_customer, "seconds": options.seconds,
-            "smoke": options.smoke, "layouts": {}}
+            "smoke": options.smoke, "bill_run_rows": options.customers * options.bill_run_cycles,
+            "layouts": {}}
 
 
 def prepare(cluster: Cluster, options, results: dict) -> tuple[dict[str, str], dict[str, int]]:
@@ -165,24 +182,38 @@ def statement_plans(cluster: Cluster, options) -> list[dict]:
 
 
 def run_section(context: Context, section: plan.Section) -> None:
-    """Lays the processes out as the section says, then measures its steps."""
+    """Lays the processes out as the section says, on its database, then measures its steps."""
     layout = layouts()[section.layout]
     context.layout = layout
+    context.database_url = copy_database(context.cluster, section.database)
     move_to_cores(context.cluster.processes(), layout.database)
     settings = json.loads(run(str(context.options.probe), "settings",
-                              env={**os.environ, "DATABASE_URL": context.cluster.url},
+                              env={**os.environ, "DATABASE_URL": context.database_url},
                               cores=set(layout.others)))
     context.results["meta"]["layouts"][layout.name] = {"describe": layout.describe(), **settings}
-    print(f"{layout.describe()}:", flush=True)
+    print(f"{layout.describe()}{', on ' + section.database if section.database else ''}:", flush=True)
     try:
-        # Warms PostgreSQL's caches, the server's statements and its token check.
-        warm = plan.Wrk("warm-up", "warm-up", "bills.lua", (256,))
-        record(context, f"warm-up-{layout.name}", warm, 256,
-               lambda: measure(context, warm, 256, seconds=min(context.options.seconds, 3)))
+        if any(isinstance(step, (plan.Wrk, plan.InTurns)) for step in section.steps):
+            # Warms PostgreSQL's caches, the server's statements and its token check.
+            warm = plan.Wrk("warm-up", "warm-up", "bills.lua", (256,))
+            record(context, f"warm-up-{section.database or layout.name}", warm, 256,
+                   lambda: measure(context, warm, 256, seconds=min(context.options.seconds, 3)))
         for step in section.steps:
             run_step(context, step)
     finally:
         context.stop_servers()
+        if section.database:
+            context.cluster.psql(f"DROP DATABASE {section.database}", database="postgres")
+
+
+def copy_database(cluster: Cluster, name: str) -> str:
+    """The URL of a new copy of the data set named `name`; the data set's own without one."""
+    if not name:
+        return cluster.url
+    cluster.psql(f"CREATE DATABASE {name} TEMPLATE billing", database="postgres")
+    # The copy's files are written now, not in the middle of a measurement.
+    cluster.psql("CHECKPOINT")
+    return cluster.url.rsplit("/", 1)[0] + f"/{name}"
 
 
 def run_step(context: Context, step) -> None:
@@ -191,6 +222,8 @@ def run_step(context: Context, step) -> None:
             context.cluster.psql(statement)
     elif isinstance(step, plan.InTurns):
         in_turns(context, step)
+    elif isinstance(step, plan.Load):
+        record(context, f"{step.group}@1", step, 1, lambda: measure(context, step, 1))
     else:
         for level in dict.fromkeys(step.levels):
             try:
@@ -252,7 +285,16 @@ def measure(context: Context, step, level: int, seconds: int | None = None) -> d
     if isinstance(step, plan.Pages):
         env = {**os.environ, "DATABASE_URL": cluster.url, "RUST_LOG": "warn"}
         return load.pages(context.options.probe, env, step.layer, level, seconds, layout.others, watch)
+    if isinstance(step, plan.Load):
+        return measure_load(context, step)
     server = context.server(step.server)
+    watch = {"server": lambda: [server.process.pid], **watch}
+    return load.wrk(f"{server.base}/", level, seconds, step.script, wrk_env(context, step),
+                    layout.others, watch)
+
+
+def wrk_env(context: Context, step: plan.Wrk) -> dict[str, str]:
+    """What the wrk scripts read of `step`: the token, the customers, the path and status."""
     first_id, count = {"bulk": (FIRST_BULK, context.options.customers),
                        "big": (BIG_CUSTOMER, 1), "small": (SMALL_CUSTOMER, 1)}[step.customers]
     env = {"BENCH_TOKEN": context.tokens[step.server], "BENCH_FIRST_ID": str(first_id),
@@ -260,8 +302,36 @@ def measure(context: Context, step, level: int, seconds: int | None = None) -> d
            "BENCH_BASIC": basic_credentials(context.client)}
     if step.path:
         env["BENCH_PATH"] = step.path
-    watch = {"server": lambda: [server.process.pid], **watch}
-    return load.wrk(f"{server.base}/", level, seconds, step.script, env, layout.others, watch)
+    return env
+
+
+def measure_load(context: Context, step: plan.Load) -> dict:
+    """A bill run loaded as `step` says, list bills measured beside it when it says so
+    (stored as `bills-during`)."""
+    files, rows = context.bill_run_files(), context.options.customers * context.options.bill_run_cycles
+    if step.how == "copy":
+        args = ["psql", context.database_url, "-qc", f"\\copy invoices ({', '.join(billrun.TABLE_COLUMNS)}) "
+                f"FROM '{files['copy']}' CSV"]
+    else:
+        args = [str(context.options.binary), "import", "invoices", str(files[step.how])]
+    env = {**os.environ, "DATABASE_URL": context.database_url, "RUST_LOG": "warn"}
+    beside = None
+    if step.during:
+        listing = plan.Wrk("bills-during", "list bills during the bill run", "bills.lua", (step.during,))
+        server = context.server(listing.server)
+        beside = load.Beside(f"{server.base}/", step.during, listing.script, wrk_env(context, listing),
+                             context.layout.others)
+    try:
+        printed, figures = load.rows_loaded(args, env, rows, context.layout.others,
+                                            {"database": context.cluster.processes})
+    finally:
+        if beside:
+            record(context, f"bills-during@{step.during}", listing, step.during, beside.finish)
+    if step.how != "copy":
+        summary = json.loads(printed.splitlines()[-1])
+        if summary["read"] != rows or summary["rejected"]:
+            raise MeasurementFailed(f"billing import loaded otherwise than planned: {summary}")
+    return figures
 
 
 def in_turns(context: Context, step: plan.InTurns) -> None:
