@@ -34,7 +34,7 @@ pub struct Import {
     #[arg(long)]
     rejects: Option<PathBuf>,
     /// Lines a batch holds at most; each batch commits.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     batch_rows: u32,
     /// Load each file in one transaction: all of it or nothing.
     #[arg(long)]

@@ -90,7 +90,7 @@ impl Loader for Customers {
             .execute(conn)
     }
 
-    fn unresolved(_conn: &mut PgConnection) -> QueryResult<Vec<Unresolved>> {
+    fn unresolved(_conn: &mut PgConnection, _from_line: i64) -> QueryResult<Vec<Unresolved>> {
         // A customer refers to nothing.
         Ok(Vec::new())
     }

@@ -153,9 +153,16 @@ mod tests {
         for written in ["0.3", "1234567890123.45", "0.07", "-42"] {
             let amount: f64 = written.parse().expect("a number");
             let cents = cents("a", amount).expect(written);
-            assert_eq!(format!("{}", cents as f64 / 100.0), written, "back to {written}");
+            assert_eq!(
+                format!("{}", cents as f64 / 100.0),
+                written,
+                "back to {written}"
+            );
         }
-        assert!(cents("a", 0.1 + 0.2).is_err(), "not the number nearest to 0.3");
+        assert!(
+            cents("a", 0.1 + 0.2).is_err(),
+            "not the number nearest to 0.3"
+        );
         assert!(cents("a", 12.345).is_err());
         assert!(cents("a", 10_000_000_000_000.0).is_err());
         assert!(cents("a", f64::NAN).is_err());

@@ -91,14 +91,16 @@ impl Loader for Groups {
             .execute(conn)
     }
 
-    fn unresolved(conn: &mut PgConnection) -> QueryResult<Vec<Unresolved>> {
+    fn unresolved(conn: &mut PgConnection, from_line: i64) -> QueryResult<Vec<Unresolved>> {
         diesel::sql_query(
             "DELETE FROM import_groups AS s
-             WHERE NOT EXISTS (SELECT 1 FROM customers AS c
+             WHERE s.line >= $1
+               AND NOT EXISTS (SELECT 1 FROM customers AS c
                                WHERE c.id_type = s.id_type AND c.code = s.code)
              RETURNING s.line, format('no customer %s:%s', s.id_type, s.code) AS reason,
                        'customer' AS field",
         )
+        .bind::<BigInt, _>(from_line)
         .load(conn)
     }
 

@@ -10,7 +10,9 @@ use std::sync::LazyLock;
 use billing_api::models;
 use chrono::NaiveDate;
 use contract_runtime::{WireEnum, WireNames};
-use diesel::{ExecuteCopyFromDsl, Insertable, PgConnection, QueryResult, RunQueryDsl};
+use diesel::{
+    ExecuteCopyFromDsl, Insertable, PgConnection, QueryResult, RunQueryDsl, sql_types::BigInt,
+};
 use serde_json::{Map, Value};
 
 use super::{
@@ -412,7 +414,7 @@ impl Loader for Invoices {
             .execute(conn)
     }
 
-    fn unresolved(conn: &mut PgConnection) -> QueryResult<Vec<Unresolved>> {
+    fn unresolved(conn: &mut PgConnection, from_line: i64) -> QueryResult<Vec<Unresolved>> {
         diesel::sql_query(
             "WITH checked AS (
                  SELECT s.line,
@@ -428,6 +430,7 @@ impl Loader for Invoices {
                         END AS problem
                  FROM import_invoices AS s
                  LEFT JOIN customers AS c ON c.id_type = s.id_type AND c.code = s.code
+                 WHERE s.line >= $1
              )
              DELETE FROM import_invoices AS s
              USING checked AS k
@@ -441,6 +444,7 @@ impl Loader for Invoices {
                  CASE k.problem WHEN 1 THEN 'customer' WHEN 2 THEN 'billingGroup.id'
                                 ELSE 'subscriber.id' END AS field",
         )
+        .bind::<BigInt, _>(from_line)
         .load(conn)
     }
 

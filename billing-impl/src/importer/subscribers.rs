@@ -7,7 +7,7 @@ use billing_api::models;
 use contract_runtime::WireNames;
 use diesel::{
     ExecuteCopyFromDsl, Insertable, PgConnection, QueryResult, RunQueryDsl,
-    connection::SimpleConnection,
+    connection::SimpleConnection, sql_types::BigInt,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -154,14 +154,16 @@ impl Loader for Subscribers {
             .execute(conn)
     }
 
-    fn unresolved(conn: &mut PgConnection) -> QueryResult<Vec<Unresolved>> {
+    fn unresolved(conn: &mut PgConnection, from_line: i64) -> QueryResult<Vec<Unresolved>> {
         diesel::sql_query(
             "DELETE FROM import_subscribers AS s
-             WHERE NOT EXISTS (SELECT 1 FROM customers AS c
+             WHERE s.line >= $1
+               AND NOT EXISTS (SELECT 1 FROM customers AS c
                                WHERE c.id_type = s.id_type AND c.code = s.code)
              RETURNING s.line, format('no customer %s:%s', s.id_type, s.code) AS reason,
                        'customer' AS field",
         )
+        .bind::<BigInt, _>(from_line)
         .load(conn)
     }
 
