@@ -50,6 +50,8 @@ def arguments(argv: list[str]) -> argparse.Namespace:
     measure.add_argument("--no-targets", action="store_true", help="do not fail on a missed target")
     measure.add_argument("--binary", type=Path, default=ROOT / "target" / "release" / "billing")
     measure.add_argument("--probe", type=Path, default=ROOT / "target" / "release" / "billing-bench")
+    measure.add_argument("--baseline", type=Path,
+                         help="another billing binary (an earlier commit's) to measure list bills against")
     render = commands.add_parser("render", help="write RUN.md again from RUN.json")
     render.add_argument("results", type=Path)
     render.add_argument("--no-targets", action="store_true")
@@ -60,6 +62,7 @@ def arguments(argv: list[str]) -> argparse.Namespace:
     options = parser.parse_args(argv)
     if options.command == "run":
         options.binary, options.probe = options.binary.resolve(), options.probe.resolve()
+        options.baseline = options.baseline.resolve() if options.baseline else None
     return options
 
 

@@ -30,7 +30,11 @@ class Wrk:
     path: str = ""
     customers: str = "bulk"  # bulk, big (10,000 bills) or small (10 bills)
     expect: int = 200
+    # main; quiet (metrics off); baseline (the binary of --baseline, when given)
     server: str = "main"
+    accept_encoding: str = ""
+    # Sent with the tag of each customer's first page (`conditional.lua`).
+    conditional: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,10 @@ PLAN = (
         Wrk("health", "/health (HTTP floor)", "plain.lua", ("best:bills-apart", 64, 256), path="/health"),
         Wrk("forged", "forged bearer tokens (401)", "forged.lua", ("best:bills-apart",), expect=401),
         Wrk("token", "token endpoint", "token.lua", (16,)),
+        Wrk("bills-gzip", "list bills, gzip", "bills.lua", ("best:bills-apart",), accept_encoding="gzip"),
+        Wrk("bills-br", "list bills, br", "bills.lua", ("best:bills-apart",), accept_encoding="br"),
+        Wrk("bills-304", "list bills with a current If-None-Match (304)", "conditional.lua",
+            ("best:bills-apart",), expect=304, conditional=True),
         # The writes and grants left dead rows and dirty pages: cleaned up now, so that
         # neither autovacuum nor a checkpoint lands in the middle of a later measurement.
         Sql(("VACUUM ANALYZE", "CHECKPOINT")),
@@ -132,6 +140,16 @@ PLAN = (
             path=BILLS_PATH + "?quantity=10", customers="big"),
         Wrk("small-first-10", "10-bill customer, first page (its 10 bills)", "bills.lua", (1,),
             customers="small"),
+        Wrk("big-paid", "10,000-bill customer, first page of its PAID bills (counted)", "bills.lua",
+            (1,), path=BILLS_PATH + "?status=PAID", customers="big"),
+        InTurns("gzip", "list bills without and with gzip", (
+            Wrk("plain", "identity", "bills.lua", ("best:bills-apart",)),
+            Wrk("gzip", "gzip", "bills.lua", ("best:bills-apart",), accept_encoding="gzip"),
+        )),
+        InTurns("baseline", "list bills by the --baseline binary and by this one", (
+            Wrk("before", "baseline", "bills.lua", ("best:bills-apart",), server="baseline"),
+            Wrk("now", "this binary", "bills.lua", ("best:bills-apart",)),
+        )),
         InTurns("metrics", "list bills, metrics on and off", (
             Wrk("off", "metrics off", "bills.lua", ("best:bills-apart",), server="quiet"),
             Wrk("on", "metrics on", "bills.lua", ("best:bills-apart",)),
@@ -221,6 +239,22 @@ FIGURES = (
     Ratio("10,000-bill ÷ 10-bill customer, first page of 10, mean latency", "big-first-10@1.mean_ms",
           "small-first-10@1.mean_ms", "<= 1.3"),
     Ratio("token endpoint, grants per second", "token@16.rps", None, ">= 1000", "{:,.0f}"),
+    Ratio("list bills, bytes of an answer with gzip ÷ without", "bills-gzip@best:bills-apart.bytes_per_request",
+          "bills-apart@best.bytes_per_request", "<= 0.25"),
+    Ratio("list bills, bytes of an answer with br ÷ without", "bills-br@best:bills-apart.bytes_per_request",
+          "bills-apart@best.bytes_per_request"),
+    Paired("list bills req/s with gzip ÷ without, median of the pairs in turns", "gzip", "gzip.rps",
+           "plain.rps", ">= 0.9"),
+    Ratio("list bills, server CPU µs with gzip ÷ without", "bills-gzip@best:bills-apart.cpu_us.server",
+          "bills-apart@best.cpu_us.server"),
+    Ratio("list bills, server CPU µs with br ÷ without", "bills-br@best:bills-apart.cpu_us.server",
+          "bills-apart@best.cpu_us.server"),
+    Ratio("server CPU µs of a 304 ÷ of a page of bills", "bills-304@best:bills-apart.cpu_us.server",
+          "bills-apart@best.cpu_us.server", "<= 0.5"),
+    Paired("list bills req/s of this binary ÷ of the --baseline binary, median of the pairs in turns",
+           "baseline", "now.rps", "before.rps", ">= 0.97"),
+    Ratio("10,000-bill customer, first page of its PAID bills (counted) ÷ of all its bills, mean latency",
+          "big-paid@1.mean_ms", "big-offset-0@1.mean_ms"),
     Ratio("bill run, rows/s of billing import (JSON Lines, list bills beside it) ÷ of COPY",
           "import-jsonl@1.rps", "copy@1.rps", ">= 0.5"),
     Ratio("bill run, rows/s of billing import (CSV) ÷ of COPY", "import-csv@1.rps", "copy@1.rps",

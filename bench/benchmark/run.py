@@ -7,6 +7,7 @@ import datetime
 import json
 import os
 import shutil
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,8 +69,10 @@ class Context:
     def server(self, name: str) -> Server:
         """The section's server `name` (`main`, or `quiet`: metrics off), started on first use."""
         if name not in self.servers:
-            server = Server(self.options.binary, self.server_env(metrics=name != "quiet"),
-                            self.layout.others)
+            if name == "baseline" and not self.options.baseline:
+                raise MeasurementFailed("no --baseline binary was given")
+            binary = self.options.baseline if name == "baseline" else self.options.binary
+            server = Server(binary, self.server_env(metrics=name != "quiet"), self.layout.others)
             self.servers[name] = server
             self.tokens[name] = server.token(self.client)
             self.results["values"].setdefault("startup_ms", server.startup_seconds * 1000)
@@ -302,7 +305,27 @@ def wrk_env(context: Context, step: plan.Wrk) -> dict[str, str]:
            "BENCH_BASIC": basic_credentials(context.client)}
     if step.path:
         env["BENCH_PATH"] = step.path
+    if step.accept_encoding:
+        env["BENCH_ACCEPT_ENCODING"] = step.accept_encoding
+    if step.conditional:
+        env["BENCH_ETAGS"] = str(current_tags(context, step))
     return env
+
+
+def current_tags(context: Context, step: plan.Wrk, customers: int = 1000) -> Path:
+    """A file of the current tags of the first pages of `customers` bulk customers, as the
+    step's server answers them (for `conditional.lua`)."""
+    server = context.server(step.server)
+    path = ROOT / "target" / "bench" / "etags.txt"
+    lines = []
+    for customer in range(FIRST_BULK, FIRST_BULK + min(customers, context.options.customers)):
+        request = urllib.request.Request(
+            f"{server.base}/v2/billing/customers/CLIENT_CODE/{customer}/bills",
+            headers={"Authorization": f"Bearer {context.tokens[step.server]}"})
+        with urllib.request.urlopen(request) as response:
+            lines.append(f"{customer} {response.headers['ETag']}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def measure_load(context: Context, step: plan.Load) -> dict:
@@ -336,6 +359,9 @@ def measure_load(context: Context, step: plan.Load) -> dict:
 
 def in_turns(context: Context, step: plan.InTurns) -> None:
     """The steps of `step` back to back, `pairs` times; stored as a list of pairs."""
+    if any(getattr(side, "server", "") == "baseline" for side in step.steps) and not context.options.baseline:
+        print(f"  {step.label}: not measured (no --baseline binary)", flush=True)
+        return
     pairs = context.results["pairs"].setdefault(step.group, [])
     for _ in range(step.pairs):
         pair, measured = {}, {}
@@ -343,8 +369,8 @@ def in_turns(context: Context, step: plan.InTurns) -> None:
             for side in step.steps:
                 level = resolve_level(context.results, side.levels[0])
                 same = (type(side), getattr(side, "statement", None), getattr(side, "script", None),
-                        side.path if isinstance(side, plan.Wrk) else None,
-                        getattr(side, "server", None), level)
+                        getattr(side, "path", None), getattr(side, "server", None),
+                        getattr(side, "accept_encoding", None), level)
                 if same not in measured:
                     measured[same] = measure(context, side, level)
                 pair[side.group] = {"level": level, **measured[same]}

@@ -206,6 +206,18 @@ pub struct ServerConfig {
     /// The realm named in `WWW-Authenticate` challenges.
     #[arg(long, env = "BILLING_REALM", default_value = "billing")]
     pub realm: String,
+
+    /// Whether JSON answers of 1 KiB or more are compressed (br, gzip) as the client
+    /// accepts; `off` where a proxy in front compresses.
+    #[arg(long, env = "BILLING_COMPRESSION", value_enum, default_value_t = Switch::On)]
+    pub compression: Switch,
+}
+
+/// A feature on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 /// Where the admin listener listens, if anywhere.

@@ -35,6 +35,7 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     Conflict,
+    Unprocessable,
     RequestTimeout,
     PayloadTooLarge,
     UriTooLong,
@@ -55,6 +56,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::Unprocessable => "unprocessable",
             ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UriTooLong => "uri_too_long",
@@ -91,6 +93,10 @@ pub enum ApiError {
     /// The request conflicts with the current state.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The request is well formed but cannot be served as it stands (an `Idempotency-Key`
+    /// used for another request).
+    #[error("unprocessable: {0}")]
+    Unprocessable(String),
     /// The query string is longer than the configured limit (bytes).
     #[error("query string over {0} bytes")]
     UriTooLong(usize),
@@ -185,6 +191,11 @@ impl ApiError {
             ApiError::Conflict(detail) => {
                 (StatusCode::CONFLICT, Some(Code::Conflict), detail.clone())
             }
+            ApiError::Unprocessable(detail) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(Code::Unprocessable),
+                detail.clone(),
+            ),
             ApiError::UriTooLong(limit) => (
                 StatusCode::URI_TOO_LONG,
                 Some(Code::UriTooLong),

@@ -11,6 +11,7 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
+pub mod compression;
 pub mod config;
 pub mod db;
 pub mod docs;

@@ -4,7 +4,12 @@
 
 use std::{io, net::SocketAddr, time::Duration};
 
-use actix_web::{App, HttpResponse, HttpServer, dev::Server, middleware::from_fn, web};
+use actix_web::{
+    App, HttpResponse, HttpServer,
+    dev::Server,
+    middleware::{Condition, from_fn},
+    web,
+};
 
 use contract_runtime::ContractError;
 
@@ -17,13 +22,17 @@ use crate::{
         throttle::FailureThrottle,
         token_endpoint::{self, TOKEN_PATH, TokenIssuer},
     },
-    config::{AdminListen, ServeConfig},
+    compression,
+    config::{AdminListen, ServeConfig, Switch},
     db::{self, Database, customers::CustomerKeys, replicas::Reads},
     docs::{self, Contract},
     error::ApiError,
     metrics::Metrics,
     middleware::{self, Observer, RequestLimits},
 };
+
+/// How often the idempotency keys older than `idempotency_keys::KEPT_FOR` are deleted.
+const FORGET_KEYS_EVERY: Duration = Duration::from_secs(3600);
 
 /// Threads that verify client secrets stored as Argon2id hashes before they were stored as
 /// digests (19 MiB of memory each while they work).
@@ -62,6 +71,7 @@ pub fn start(config: &ServeConfig, database: Database) -> io::Result<Running> {
         Duration::from_millis(config.database.read_after_write_ms),
     );
     reads.monitor(Duration::from_millis(config.database.replica_max_lag_ms));
+    forget_expired_keys(database.clone());
     let keys = KeyRing::new();
     keys.keep_fresh(
         database.clone(),
@@ -78,6 +88,7 @@ pub fn start(config: &ServeConfig, database: Database) -> io::Result<Running> {
         reads,
         tokens,
         CustomerKeys::new(config.database.customer_key_cache_size),
+        config.server.base_path.clone(),
     ));
     let issuer = web::Data::new(TokenIssuer {
         database: database.clone(),
@@ -110,10 +121,12 @@ pub fn start(config: &ServeConfig, database: Database) -> io::Result<Running> {
         timeout: Duration::from_secs(config.server.request_timeout_seconds),
     });
 
+    let compress = config.server.compression == Switch::On;
     let server = HttpServer::new(move || {
         App::new()
             // The last one wrapped runs first: count and log, then id, then limits, then
-            // JSON errors.
+            // JSON errors, then compression.
+            .wrap(Condition::new(compress, from_fn(compression::compress)))
             .wrap(middleware::json_errors())
             .wrap(from_fn(middleware::request_limits))
             .wrap(from_fn(middleware::request_id))
@@ -151,6 +164,25 @@ pub fn start(config: &ServeConfig, database: Database) -> io::Result<Running> {
         address,
         admin,
     })
+}
+
+/// Deletes the expired idempotency keys every `FORGET_KEYS_EVERY`, for as long as the server
+/// runs (every instance does; each deletion finds what is left).
+fn forget_expired_keys(database: Database) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(FORGET_KEYS_EVERY);
+        loop {
+            ticks.tick().await;
+            let forgotten = database
+                .write(|conn| db::idempotency_keys::forget_expired(conn).map_err(db::DbError::from))
+                .await;
+            match forgotten {
+                Ok(0) => {}
+                Ok(count) => log::info!("{count} expired idempotency key(s) deleted"),
+                Err(error) => log::warn!("expired idempotency keys not deleted: {error}"),
+            }
+        }
+    });
 }
 
 /// The admin listener: `GET /metrics` in Prometheus's text exposition format, on one

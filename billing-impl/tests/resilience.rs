@@ -541,3 +541,49 @@ fn database_threads_run_below_the_http_workers_as_configured() {
         }
     }
 }
+
+#[test]
+fn a_write_whose_commit_was_never_answered_is_retried_safely_with_its_idempotency_key() {
+    let cluster = Cluster::start();
+    let credentials = prepare(&cluster.url());
+    let proxy = common::faults::CommitBreaker::start(cluster.port());
+    let through_proxy = format!("postgres://billing@127.0.0.1:{}/billing", proxy.port);
+    let server = ServerProcess::start(&through_proxy, &[]);
+    server.wait_until(Duration::from_secs(20), "/ready", 200);
+    let token = token(&server, &credentials);
+    let create = || {
+        client()
+            .post(format!("{}{GROUPS}", server.base))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", "create-ONCE-1")
+            .json(&serde_json::json!({"groupId": "ONCE", "address": "Calle Real"}))
+            .send()
+            .expect("create")
+    };
+
+    proxy.arm();
+    let lost = create();
+    assert!(proxy.broke(), "the COMMIT's answer was cut");
+    // The outcome is unknown to the server: it says so, and the client retries.
+    assert_eq!(lost.status(), 503);
+    assert!(lost.headers().contains_key("retry-after"));
+    let retried = create();
+    assert_eq!(retried.status(), 200);
+    assert_eq!(retried.headers()["idempotent-replayed"], "true");
+    let body: serde_json::Value = retried.json().expect("JSON");
+    assert_eq!(
+        body,
+        serde_json::json!({"groupId": "ONCE", "address": "Calle Real"})
+    );
+
+    let mut conn = PgConnection::establish(&cluster.url()).expect("connect");
+    let mut count = |from: &str| -> i64 {
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+            "count(*) FROM {from}"
+        )))
+        .get_result(&mut conn)
+        .expect("count")
+    };
+    assert_eq!(count("billing_groups WHERE group_id = 'ONCE'"), 1);
+    assert_eq!(count("billing_group_audit WHERE group_id = 'ONCE'"), 1);
+}

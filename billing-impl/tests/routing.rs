@@ -90,17 +90,35 @@ fn group(body_group: Option<String>, address: String) -> models::BillingGroupReq
     }
 }
 
+/// The headers of a page of bills, as the implementation would give them.
+fn page_headers() -> (String, String, String, i64) {
+    (
+        "private, no-cache".to_owned(),
+        "\"tag\"".to_owned(),
+        "</bills?pageInit=0&quantity=20>; rel=\"first\"".to_owned(),
+        0,
+    )
+}
+
 impl Billing for FakeApi {
     async fn find_customer_bills_by_client_code(
         &self,
         _: Vec<String>,
         _: models::FindCustomerBillsByClientCodePathParams,
         query: models::FindCustomerBillsByClientCodeQueryParams,
+        _: models::FindCustomerBillsByClientCodeHeaderParams,
     ) -> Result<FindCustomerBillsByClientCodeResponse, ApiError> {
         self.called("findCustomerBillsByClientCode");
         // The defaults of the spec reach the implementation.
         assert_eq!((query.page_init, query.quantity), (0, 20));
-        Ok(FindCustomerBillsByClientCodeResponse::Ok(empty_bills()))
+        let (cache_control, e_tag, link, x_total_count) = page_headers();
+        Ok(FindCustomerBillsByClientCodeResponse::Ok {
+            body: empty_bills(),
+            cache_control,
+            e_tag,
+            x_total_count,
+            link,
+        })
     }
 }
 
@@ -110,62 +128,75 @@ impl BillingGroup for FakeApi {
         _: Vec<String>,
         _: models::FindCustomerBillsByClientCodeAndBillingGroupPathParams,
         _: models::FindCustomerBillsByClientCodeAndBillingGroupQueryParams,
+        _: models::FindCustomerBillsByClientCodeAndBillingGroupHeaderParams,
     ) -> Result<FindCustomerBillsByClientCodeAndBillingGroupResponse, ApiError> {
         self.called("findCustomerBillsByClientCodeAndBillingGroup");
-        Ok(FindCustomerBillsByClientCodeAndBillingGroupResponse::Ok(
-            empty_bills(),
-        ))
+        let (cache_control, e_tag, link, x_total_count) = page_headers();
+        Ok(FindCustomerBillsByClientCodeAndBillingGroupResponse::Ok {
+            body: empty_bills(),
+            cache_control,
+            e_tag,
+            x_total_count,
+            link,
+        })
     }
 
     async fn list_billing_groups(
         &self,
         _: Vec<String>,
         _: models::ListBillingGroupsPathParams,
+        _: models::ListBillingGroupsHeaderParams,
     ) -> Result<ListBillingGroupsResponse, ApiError> {
         self.called("listBillingGroups");
-        Ok(ListBillingGroupsResponse::Ok(
-            models::BillingGroupCollection {
+        let (cache_control, e_tag, ..) = page_headers();
+        Ok(ListBillingGroupsResponse::Ok {
+            body: models::BillingGroupCollection {
                 billing_group: vec![],
             },
-        ))
+            cache_control,
+            e_tag,
+        })
     }
 
     async fn create_billing_group(
         &self,
         _: Vec<String>,
         _: models::CreateBillingGroupPathParams,
+        _: models::CreateBillingGroupHeaderParams,
         body: models::BillingGroupRequest,
     ) -> Result<CreateBillingGroupResponse, ApiError> {
         self.called("CreateBillingGroup");
-        Ok(CreateBillingGroupResponse::Ok(group(
-            body.group_id,
-            body.address,
-        )))
+        Ok(CreateBillingGroupResponse::Ok {
+            body: group(body.group_id, body.address),
+            idempotent_replayed: None,
+        })
     }
 
     async fn update_billing_group(
         &self,
         _: Vec<String>,
         _: models::UpdateBillingGroupPathParams,
+        _: models::UpdateBillingGroupHeaderParams,
         body: models::BillingGroupUpdate,
     ) -> Result<UpdateBillingGroupResponse, ApiError> {
         self.called("UpdateBillingGroup");
-        Ok(UpdateBillingGroupResponse::Ok(group(
-            Some(body.group_id),
-            body.address,
-        )))
+        Ok(UpdateBillingGroupResponse::Ok {
+            body: group(Some(body.group_id), body.address),
+            idempotent_replayed: None,
+        })
     }
 
     async fn delete_billing_group(
         &self,
         _: Vec<String>,
         path: models::DeleteBillingGroupPathParams,
+        _: models::DeleteBillingGroupHeaderParams,
     ) -> Result<DeleteBillingGroupResponse, ApiError> {
         self.called("DeleteBillingGroup");
-        Ok(DeleteBillingGroupResponse::Ok(group(
-            Some(path.group_id),
-            "gone".into(),
-        )))
+        Ok(DeleteBillingGroupResponse::Ok {
+            body: group(Some(path.group_id), "gone".into()),
+            idempotent_replayed: None,
+        })
     }
 
     async fn delete_billing_group_by_query(
@@ -173,12 +204,13 @@ impl BillingGroup for FakeApi {
         _: Vec<String>,
         _: models::DeleteBillingGroupByQueryPathParams,
         query: models::DeleteBillingGroupByQueryQueryParams,
+        _: models::DeleteBillingGroupByQueryHeaderParams,
     ) -> Result<DeleteBillingGroupByQueryResponse, ApiError> {
         self.called("DeleteBillingGroupByQuery");
-        Ok(DeleteBillingGroupByQueryResponse::Ok(group(
-            Some(query.group_id),
-            "gone".into(),
-        )))
+        Ok(DeleteBillingGroupByQueryResponse::Ok {
+            body: group(Some(query.group_id), "gone".into()),
+            idempotent_replayed: Some("true".to_owned()),
+        })
     }
 }
 
@@ -187,6 +219,7 @@ impl Profile for FakeApi {
         &self,
         _: Vec<String>,
         _: models::GetClientAccountGeneralInfoPathParams,
+        _: models::GetClientAccountGeneralInfoHeaderParams,
     ) -> Result<GetClientAccountGeneralInfoResponse, ApiError> {
         self.called("getClientAccountGeneralInfo");
         Err::<GetClientAccountGeneralInfoResponse, _>(ApiError::NotFound(

@@ -53,3 +53,30 @@ pub fn json_answer<S: Serialize>(
         .insert_header((header::CONTENT_TYPE, "application/json"))
         .body(buffer))
 }
+
+/// The headers the spec declares for an answer, set on it.
+pub trait AnswerHeaders: Sized {
+    /// The answer with the header `name` set to `value`, when there is a value.
+    fn with_header<V: std::fmt::Display>(
+        self,
+        name: &'static str,
+        value: Option<&V>,
+    ) -> Result<Self, ContractError>;
+}
+
+impl AnswerHeaders for HttpResponse {
+    fn with_header<V: std::fmt::Display>(
+        mut self,
+        name: &'static str,
+        value: Option<&V>,
+    ) -> Result<Self, ContractError> {
+        if let Some(value) = value {
+            let unwritable = || ContractError::Unserializable(format!("header {name}: {value}"));
+            let name = header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| unwritable())?;
+            let value =
+                header::HeaderValue::try_from(value.to_string()).map_err(|_| unwritable())?;
+            self.headers_mut().insert(name, value);
+        }
+        Ok(self)
+    }
+}

@@ -16,7 +16,7 @@ mod params;
 mod wire_enum;
 
 pub use auth::{Authentication, authorize};
-pub use body::{MAX_BODY_BYTES, json_answer, json_body};
+pub use body::{AnswerHeaders, MAX_BODY_BYTES, json_answer, json_body};
 pub use error::{ContractError, refuse};
 pub use params::{
     Kind, QueryString, Violation, WireNames, header_param, path_param, pattern, present,

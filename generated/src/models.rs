@@ -31,6 +31,10 @@ pub mod patterns {
 
     /// `^[^\x00]*$`
     pub static NO_NUL: LazyLock<Regex> = LazyLock::new(|| contract_runtime::pattern("^[^\x00]*$"));
+
+    /// `^[!-~]+$`
+    pub static VISIBLE_ASCII: LazyLock<Regex> =
+        LazyLock::new(|| contract_runtime::pattern("^[!-~]+$"));
 }
 
 /// The path parameters of `FindCustomerBillsByClientCode`.
@@ -99,6 +103,23 @@ impl WireNames for FindCustomerBillsByClientCodeQueryParams {
     }
 }
 
+/// The header parameters of `FindCustomerBillsByClientCode`.
+#[derive(Debug, Clone, PartialEq, Validate)]
+pub struct FindCustomerBillsByClientCodeHeaderParams {
+    /// `If-None-Match`: The tags of answers the client holds (`\"tag\"`, several separated by commas, or `*`): when one is the answer's current `ETag`, the answer is a 304 with no body.
+    #[validate(length(max = 4096))]
+    pub if_none_match: Option<String>,
+}
+
+impl WireNames for FindCustomerBillsByClientCodeHeaderParams {
+    fn wire_name(field: &str) -> &str {
+        match field {
+            "if_none_match" => "If-None-Match",
+            other => other,
+        }
+    }
+}
+
 /// The path parameters of `CreateBillingGroup`.
 #[derive(Debug, Clone, PartialEq, Validate)]
 pub struct CreateBillingGroupPathParams {
@@ -118,6 +139,26 @@ impl WireNames for CreateBillingGroupPathParams {
         match field {
             "id" => "id",
             "id_type" => "idType",
+            other => other,
+        }
+    }
+}
+
+/// The header parameters of `CreateBillingGroup`.
+#[derive(Debug, Clone, PartialEq, Validate)]
+pub struct CreateBillingGroupHeaderParams {
+    /// `Idempotency-Key`: A key the client chooses, 1 to 255 visible ASCII characters, that makes the request safe to retry. For 24 hours, the same key of the same client with the same method, path and body gets the stored answer, with `Idempotent-Replayed: true`, and changes nothing again; with another request it is a 422; while the first is still being served, a 409. Without it, every request is served anew.
+    #[validate(
+        length(min = 1, max = 255),
+        regex(path = *models::patterns::VISIBLE_ASCII),
+    )]
+    pub idempotency_key: Option<String>,
+}
+
+impl WireNames for CreateBillingGroupHeaderParams {
+    fn wire_name(field: &str) -> &str {
+        match field {
+            "idempotency_key" => "Idempotency-Key",
             other => other,
         }
     }
@@ -149,6 +190,26 @@ impl WireNames for DeleteBillingGroupPathParams {
             "id" => "id",
             "id_type" => "idType",
             "group_id" => "groupId",
+            other => other,
+        }
+    }
+}
+
+/// The header parameters of `DeleteBillingGroup`.
+#[derive(Debug, Clone, PartialEq, Validate)]
+pub struct DeleteBillingGroupHeaderParams {
+    /// `Idempotency-Key`: A key the client chooses, 1 to 255 visible ASCII characters, that makes the request safe to retry. For 24 hours, the same key of the same client with the same method, path and body gets the stored answer, with `Idempotent-Replayed: true`, and changes nothing again; with another request it is a 422; while the first is still being served, a 409. Without it, every request is served anew.
+    #[validate(
+        length(min = 1, max = 255),
+        regex(path = *models::patterns::VISIBLE_ASCII),
+    )]
+    pub idempotency_key: Option<String>,
+}
+
+impl WireNames for DeleteBillingGroupHeaderParams {
+    fn wire_name(field: &str) -> &str {
+        match field {
+            "idempotency_key" => "Idempotency-Key",
             other => other,
         }
     }
@@ -198,6 +259,26 @@ impl WireNames for DeleteBillingGroupByQueryQueryParams {
     }
 }
 
+/// The header parameters of `DeleteBillingGroupByQuery`.
+#[derive(Debug, Clone, PartialEq, Validate)]
+pub struct DeleteBillingGroupByQueryHeaderParams {
+    /// `Idempotency-Key`: A key the client chooses, 1 to 255 visible ASCII characters, that makes the request safe to retry. For 24 hours, the same key of the same client with the same method, path and body gets the stored answer, with `Idempotent-Replayed: true`, and changes nothing again; with another request it is a 422; while the first is still being served, a 409. Without it, every request is served anew.
+    #[validate(
+        length(min = 1, max = 255),
+        regex(path = *models::patterns::VISIBLE_ASCII),
+    )]
+    pub idempotency_key: Option<String>,
+}
+
+impl WireNames for DeleteBillingGroupByQueryHeaderParams {
+    fn wire_name(field: &str) -> &str {
+        match field {
+            "idempotency_key" => "Idempotency-Key",
+            other => other,
+        }
+    }
+}
+
 /// The path parameters of `FindCustomerBillsByClientCodeAndBillingGroup`.
 #[derive(Debug, Clone, PartialEq, Validate)]
 pub struct FindCustomerBillsByClientCodeAndBillingGroupPathParams {
@@ -234,6 +315,23 @@ impl WireNames for FindCustomerBillsByClientCodeAndBillingGroupPathParams {
 pub type FindCustomerBillsByClientCodeAndBillingGroupQueryParams =
     FindCustomerBillsByClientCodeQueryParams;
 
+/// The header parameters of `FindCustomerBillsByClientCodeAndBillingGroup`.
+#[derive(Debug, Clone, PartialEq, Validate)]
+pub struct FindCustomerBillsByClientCodeAndBillingGroupHeaderParams {
+    /// `If-None-Match`: The tags of answers the client holds (`\"tag\"`, several separated by commas, or `*`): when one is the answer's current `ETag`, the answer is a 304 with no body.
+    #[validate(length(max = 4096))]
+    pub if_none_match: Option<String>,
+}
+
+impl WireNames for FindCustomerBillsByClientCodeAndBillingGroupHeaderParams {
+    fn wire_name(field: &str) -> &str {
+        match field {
+            "if_none_match" => "If-None-Match",
+            other => other,
+        }
+    }
+}
+
 /// The path parameters of `ListBillingGroups`.
 #[derive(Debug, Clone, PartialEq, Validate)]
 pub struct ListBillingGroupsPathParams {
@@ -253,6 +351,23 @@ impl WireNames for ListBillingGroupsPathParams {
         match field {
             "id" => "id",
             "id_type" => "idType",
+            other => other,
+        }
+    }
+}
+
+/// The header parameters of `ListBillingGroups`.
+#[derive(Debug, Clone, PartialEq, Validate)]
+pub struct ListBillingGroupsHeaderParams {
+    /// `If-None-Match`: The tags of answers the client holds (`\"tag\"`, several separated by commas, or `*`): when one is the answer's current `ETag`, the answer is a 304 with no body.
+    #[validate(length(max = 4096))]
+    pub if_none_match: Option<String>,
+}
+
+impl WireNames for ListBillingGroupsHeaderParams {
+    fn wire_name(field: &str) -> &str {
+        match field {
+            "if_none_match" => "If-None-Match",
             other => other,
         }
     }
@@ -282,6 +397,26 @@ impl WireNames for UpdateBillingGroupPathParams {
     }
 }
 
+/// The header parameters of `UpdateBillingGroup`.
+#[derive(Debug, Clone, PartialEq, Validate)]
+pub struct UpdateBillingGroupHeaderParams {
+    /// `Idempotency-Key`: A key the client chooses, 1 to 255 visible ASCII characters, that makes the request safe to retry. For 24 hours, the same key of the same client with the same method, path and body gets the stored answer, with `Idempotent-Replayed: true`, and changes nothing again; with another request it is a 422; while the first is still being served, a 409. Without it, every request is served anew.
+    #[validate(
+        length(min = 1, max = 255),
+        regex(path = *models::patterns::VISIBLE_ASCII),
+    )]
+    pub idempotency_key: Option<String>,
+}
+
+impl WireNames for UpdateBillingGroupHeaderParams {
+    fn wire_name(field: &str) -> &str {
+        match field {
+            "idempotency_key" => "Idempotency-Key",
+            other => other,
+        }
+    }
+}
+
 /// The path parameters of `GetClientAccountGeneralInfo`.
 #[derive(Debug, Clone, PartialEq, Validate)]
 pub struct GetClientAccountGeneralInfoPathParams {
@@ -294,6 +429,23 @@ impl WireNames for GetClientAccountGeneralInfoPathParams {
     fn wire_name(field: &str) -> &str {
         match field {
             "msisdn" => "msisdn",
+            other => other,
+        }
+    }
+}
+
+/// The header parameters of `GetClientAccountGeneralInfo`.
+#[derive(Debug, Clone, PartialEq, Validate)]
+pub struct GetClientAccountGeneralInfoHeaderParams {
+    /// `If-None-Match`: The tags of answers the client holds (`\"tag\"`, several separated by commas, or `*`): when one is the answer's current `ETag`, the answer is a 304 with no body.
+    #[validate(length(max = 4096))]
+    pub if_none_match: Option<String>,
+}
+
+impl WireNames for GetClientAccountGeneralInfoHeaderParams {
+    fn wire_name(field: &str) -> &str {
+        match field {
+            "if_none_match" => "If-None-Match",
             other => other,
         }
     }

@@ -104,3 +104,27 @@ fn check_against(schema: &Value, body: &Value, what: &str) {
         "{what}: the body breaks the contract: {errors:?}\n{body}"
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BILLS: &str = "http://127.0.0.1/v2/billing/customers/CLIENT_CODE/1001/bills";
+
+    #[test]
+    fn a_body_that_fits_its_schema_passes() {
+        check_response("GET", BILLS, 200, &json!({"invoice": []}));
+    }
+
+    #[test]
+    #[should_panic(expected = "breaks the contract")]
+    fn a_body_that_breaks_its_schema_fails() {
+        check_response("GET", BILLS, 200, &json!({"bills": []}));
+    }
+
+    #[test]
+    #[should_panic(expected = "a JSON body where the spec declares none")]
+    fn a_body_where_the_spec_declares_none_fails() {
+        check_response("GET", BILLS, 304, &json!({}));
+    }
+}

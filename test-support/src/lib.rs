@@ -4,6 +4,7 @@
 //! PostgreSQL clusters and server processes of its own to break.
 
 pub mod contract;
+pub mod faults;
 pub mod process;
 
 use std::{sync::OnceLock, time::Duration};

@@ -129,6 +129,11 @@ impl Cluster {
     pub fn url(&self) -> String {
         format!("postgres://billing@127.0.0.1:{}/billing", self.port)
     }
+
+    /// The port the cluster listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
 }
 
 impl Drop for Cluster {

@@ -7,7 +7,7 @@ use billing_api::{
     models,
 };
 
-use super::{Authenticated, BillingService};
+use super::{Authenticated, BillingService, bills::Bills, caching};
 use crate::error::ApiError;
 
 impl Billing for BillingService {
@@ -16,11 +16,30 @@ impl Billing for BillingService {
         caller: Arc<Authenticated>,
         path_params: models::FindCustomerBillsByClientCodePathParams,
         query_params: models::FindCustomerBillsByClientCodeQueryParams,
+        header_params: models::FindCustomerBillsByClientCodeHeaderParams,
     ) -> Result<FindCustomerBillsByClientCodeResponse, ApiError> {
         let models::FindCustomerBillsByClientCodePathParams { id, id_type } = path_params;
+        let models::FindCustomerBillsByClientCodeHeaderParams { if_none_match } = header_params;
         let bills = self
-            .list_bills(&caller, id_type, id, None, query_params)
+            .list_bills(&caller, id_type, id, None, query_params, if_none_match)
             .await?;
-        Ok(FindCustomerBillsByClientCodeResponse::Ok(bills))
+        Ok(match bills {
+            Bills::Page {
+                bills,
+                etag,
+                link,
+                total,
+            } => FindCustomerBillsByClientCodeResponse::Ok {
+                body: bills,
+                cache_control: caching::CACHE_CONTROL.to_owned(),
+                e_tag: etag,
+                x_total_count: total,
+                link,
+            },
+            Bills::NotModified { etag } => FindCustomerBillsByClientCodeResponse::NotModified {
+                cache_control: caching::CACHE_CONTROL.to_owned(),
+                e_tag: etag,
+            },
+        })
     }
 }

@@ -11,7 +11,12 @@ use billing_api::{
     models,
 };
 
-use super::{Authenticated, BillingService, CustomerRef};
+use super::{
+    Authenticated, BillingService, CustomerRef,
+    bills::Bills,
+    caching,
+    idempotency::{Written, request_digest},
+};
 use crate::{
     db::{self, audit::Action, billing_groups::Deleted},
     error::ApiError,
@@ -30,33 +35,40 @@ pub(super) fn no_group(group_id: &str) -> ApiError {
     ApiError::NotFound(format!("the customer has no billing group `{group_id}`"))
 }
 
+/// What listing a customer's groups answers.
+enum Groups {
+    Listed(Vec<db::billing_groups::BillingGroup>, String),
+    NotModified(String),
+}
+
 impl BillingService {
-    /// Deletes the customer's group, in either form the contract names it.
+    /// Deletes the customer's group, in either form the contract names it, once per
+    /// `idempotency_key` (`operation` names the form).
     async fn delete_group(
         &self,
         caller: Arc<Authenticated>,
         customer: CustomerRef,
         group_id: String,
-    ) -> Result<models::BillingGroupRequest, ApiError> {
+        idempotency_key: Option<String>,
+        operation: &str,
+    ) -> Result<Written<models::BillingGroupRequest>, ApiError> {
+        let digest = request_digest(operation, &(&customer.id_type, customer.code, &group_id))?;
         let writer = caller.clone();
-        let deleted = self
-            .write(&writer, move |conn| {
-                let key = customer.key(conn)?;
-                match db::billing_groups::delete(conn, key, &group_id)? {
-                    Deleted::Group(group) => {
-                        let change =
-                            caller.change(key, &group_id, Action::Delete, Some(&group), None);
-                        db::audit::record(conn, &change)?;
-                        Ok(group)
-                    }
-                    Deleted::Missing => Err(no_group(&group_id)),
-                    Deleted::StillHoldsInvoices => Err(ApiError::Conflict(format!(
-                        "billing group `{group_id}` still holds invoices; move or remove them first"
-                    ))),
+        self.write_once(&writer, idempotency_key, digest, move |conn| {
+            let key = customer.key(conn)?;
+            match db::billing_groups::delete(conn, key, &group_id)? {
+                Deleted::Group(group) => {
+                    let change = caller.change(key, &group_id, Action::Delete, Some(&group), None);
+                    db::audit::record(conn, &change)?;
+                    Ok(group_model(group))
                 }
-            })
-            .await?;
-        Ok(group_model(deleted))
+                Deleted::Missing => Err(no_group(&group_id)),
+                Deleted::StillHoldsInvoices => Err(ApiError::Conflict(format!(
+                    "billing group `{group_id}` still holds invoices; move or remove them first"
+                ))),
+            }
+        })
+        .await
     }
 }
 
@@ -66,48 +78,99 @@ impl BillingGroup for BillingService {
         caller: Arc<Authenticated>,
         path_params: models::FindCustomerBillsByClientCodeAndBillingGroupPathParams,
         query_params: models::FindCustomerBillsByClientCodeAndBillingGroupQueryParams,
+        header_params: models::FindCustomerBillsByClientCodeAndBillingGroupHeaderParams,
     ) -> Result<FindCustomerBillsByClientCodeAndBillingGroupResponse, ApiError> {
         let models::FindCustomerBillsByClientCodeAndBillingGroupPathParams {
             id,
             id_type,
             group_id,
         } = path_params;
+        let models::FindCustomerBillsByClientCodeAndBillingGroupHeaderParams { if_none_match } =
+            header_params;
         let bills = self
-            .list_bills(&caller, id_type, id, Some(group_id), query_params)
+            .list_bills(
+                &caller,
+                id_type,
+                id,
+                Some(group_id),
+                query_params,
+                if_none_match,
+            )
             .await?;
-        Ok(FindCustomerBillsByClientCodeAndBillingGroupResponse::Ok(
-            bills,
-        ))
+        Ok(match bills {
+            Bills::Page {
+                bills,
+                etag,
+                link,
+                total,
+            } => FindCustomerBillsByClientCodeAndBillingGroupResponse::Ok {
+                body: bills,
+                cache_control: caching::CACHE_CONTROL.to_owned(),
+                e_tag: etag,
+                x_total_count: total,
+                link,
+            },
+            Bills::NotModified { etag } => {
+                FindCustomerBillsByClientCodeAndBillingGroupResponse::NotModified {
+                    cache_control: caching::CACHE_CONTROL.to_owned(),
+                    e_tag: etag,
+                }
+            }
+        })
     }
 
     async fn list_billing_groups(
         &self,
         caller: Arc<Authenticated>,
         path_params: models::ListBillingGroupsPathParams,
+        header_params: models::ListBillingGroupsHeaderParams,
     ) -> Result<ListBillingGroupsResponse, ApiError> {
         let models::ListBillingGroupsPathParams { id, id_type } = path_params;
+        let models::ListBillingGroupsHeaderParams { if_none_match } = header_params;
         let customer = caller.customer(id_type, id)?;
+        let keys = self.customer_keys.clone();
         let groups = self
             .reads
             .read(&caller.client.client_id, move |conn| {
-                let key = customer.key(conn)?;
-                Ok::<_, ApiError>(db::billing_groups::list(conn, key)?)
+                let (key, version) = keys
+                    .versioned(conn, &customer.id_type, customer.code)?
+                    .ok_or_else(|| customer.not_found())?;
+                let etag = caching::etag(key, version, "groups");
+                if if_none_match
+                    .as_deref()
+                    .is_some_and(|tags| caching::is_current(tags, &etag))
+                {
+                    return Ok(Groups::NotModified(etag));
+                }
+                Ok::<_, ApiError>(Groups::Listed(db::billing_groups::list(conn, key)?, etag))
             })
             .await?;
-        Ok(ListBillingGroupsResponse::Ok(
-            models::BillingGroupCollection {
-                billing_group: groups.into_iter().map(group_model).collect(),
+        let cache_control = caching::CACHE_CONTROL.to_owned();
+        Ok(match groups {
+            Groups::Listed(groups, e_tag) => ListBillingGroupsResponse::Ok {
+                body: models::BillingGroupCollection {
+                    billing_group: groups.into_iter().map(group_model).collect(),
+                },
+                cache_control,
+                e_tag,
             },
-        ))
+            Groups::NotModified(e_tag) => ListBillingGroupsResponse::NotModified {
+                cache_control,
+                e_tag,
+            },
+        })
     }
 
     async fn create_billing_group(
         &self,
         caller: Arc<Authenticated>,
         path_params: models::CreateBillingGroupPathParams,
+        header_params: models::CreateBillingGroupHeaderParams,
         body: models::BillingGroupRequest,
     ) -> Result<CreateBillingGroupResponse, ApiError> {
         let models::CreateBillingGroupPathParams { id, id_type } = path_params;
+        let models::CreateBillingGroupHeaderParams { idempotency_key } = header_params;
+        let digest = request_digest("CreateBillingGroup", &(&id_type, id, &body))?;
         let models::BillingGroupRequest { address, group_id } = body;
         let customer = caller.customer(id_type, id)?;
         let group = db::billing_groups::BillingGroup {
@@ -117,7 +180,7 @@ impl BillingGroup for BillingService {
         };
         let writer = caller.clone();
         let created = self
-            .write(&writer, move |conn| {
+            .write_once(&writer, idempotency_key, digest, move |conn| {
                 let key = customer.key(conn)?;
                 let created = db::billing_groups::create(conn, key, &group)?.ok_or_else(|| {
                     ApiError::Conflict(format!(
@@ -128,25 +191,31 @@ impl BillingGroup for BillingService {
                 let change =
                     caller.change(key, &created.group_id, Action::Create, None, Some(&created));
                 db::audit::record(conn, &change)?;
-                Ok::<_, ApiError>(created)
+                Ok(group_model(created))
             })
             .await?;
-        Ok(CreateBillingGroupResponse::Ok(group_model(created)))
+        Ok(CreateBillingGroupResponse::Ok {
+            idempotent_replayed: created.replayed_header(),
+            body: created.answer,
+        })
     }
 
     async fn update_billing_group(
         &self,
         caller: Arc<Authenticated>,
         path_params: models::UpdateBillingGroupPathParams,
+        header_params: models::UpdateBillingGroupHeaderParams,
         body: models::BillingGroupUpdate,
     ) -> Result<UpdateBillingGroupResponse, ApiError> {
         let models::UpdateBillingGroupPathParams { id, id_type } = path_params;
+        let models::UpdateBillingGroupHeaderParams { idempotency_key } = header_params;
+        let digest = request_digest("UpdateBillingGroup", &(&id_type, id, &body))?;
         let models::BillingGroupUpdate { address, group_id } = body;
         let customer = caller.customer(id_type, id)?;
         let group = db::billing_groups::BillingGroup { group_id, address };
         let writer = caller.clone();
         let updated = self
-            .write(&writer, move |conn| {
+            .write_once(&writer, idempotency_key, digest, move |conn| {
                 let key = customer.key(conn)?;
                 let before = db::billing_groups::find_for_update(conn, key, &group.group_id)?
                     .ok_or_else(|| no_group(&group.group_id))?;
@@ -160,25 +229,41 @@ impl BillingGroup for BillingService {
                     Some(&updated),
                 );
                 db::audit::record(conn, &change)?;
-                Ok::<_, ApiError>(updated)
+                Ok(group_model(updated))
             })
             .await?;
-        Ok(UpdateBillingGroupResponse::Ok(group_model(updated)))
+        Ok(UpdateBillingGroupResponse::Ok {
+            idempotent_replayed: updated.replayed_header(),
+            body: updated.answer,
+        })
     }
 
     async fn delete_billing_group(
         &self,
         caller: Arc<Authenticated>,
         path_params: models::DeleteBillingGroupPathParams,
+        header_params: models::DeleteBillingGroupHeaderParams,
     ) -> Result<DeleteBillingGroupResponse, ApiError> {
         let models::DeleteBillingGroupPathParams {
             id,
             id_type,
             group_id,
         } = path_params;
+        let models::DeleteBillingGroupHeaderParams { idempotency_key } = header_params;
         let customer = caller.customer(id_type, id)?;
-        let deleted = self.delete_group(caller, customer, group_id).await?;
-        Ok(DeleteBillingGroupResponse::Ok(deleted))
+        let deleted = self
+            .delete_group(
+                caller,
+                customer,
+                group_id,
+                idempotency_key,
+                "DeleteBillingGroup",
+            )
+            .await?;
+        Ok(DeleteBillingGroupResponse::Ok {
+            idempotent_replayed: deleted.replayed_header(),
+            body: deleted.answer,
+        })
     }
 
     async fn delete_billing_group_by_query(
@@ -186,11 +271,24 @@ impl BillingGroup for BillingService {
         caller: Arc<Authenticated>,
         path_params: models::DeleteBillingGroupByQueryPathParams,
         query_params: models::DeleteBillingGroupByQueryQueryParams,
+        header_params: models::DeleteBillingGroupByQueryHeaderParams,
     ) -> Result<DeleteBillingGroupByQueryResponse, ApiError> {
         let models::DeleteBillingGroupByQueryPathParams { id, id_type } = path_params;
         let models::DeleteBillingGroupByQueryQueryParams { group_id } = query_params;
+        let models::DeleteBillingGroupByQueryHeaderParams { idempotency_key } = header_params;
         let customer = caller.customer(id_type, id)?;
-        let deleted = self.delete_group(caller, customer, group_id).await?;
-        Ok(DeleteBillingGroupByQueryResponse::Ok(deleted))
+        let deleted = self
+            .delete_group(
+                caller,
+                customer,
+                group_id,
+                idempotency_key,
+                "DeleteBillingGroupByQuery",
+            )
+            .await?;
+        Ok(DeleteBillingGroupByQueryResponse::Ok {
+            idempotent_replayed: deleted.replayed_header(),
+            body: deleted.answer,
+        })
     }
 }

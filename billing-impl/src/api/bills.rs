@@ -1,12 +1,12 @@
 //! Listing bills, for both operations that do: the customer's bills (`billing` tag) and
 //! one group's (`billingGroup` tag) take the same query parameters and answer the same
-//! page; the database side is `db::invoices::list`.
+//! page, with the same headers; the database side is `db::invoices::list`.
 
 use billing_api::models;
 use chrono::NaiveDate;
 use contract_runtime::WireEnum;
 
-use super::{Authenticated, BillingService};
+use super::{Authenticated, BillingService, caching};
 use crate::{
     db::{
         self,
@@ -19,6 +19,19 @@ use crate::{
 /// The query parameters of both bill listings (the spec's `x-same-query-params-as`).
 pub(super) type BillQuery = models::FindCustomerBillsByClientCodeQueryParams;
 
+/// What a bill listing answers.
+pub(super) enum Bills {
+    /// A page, with its tag, its links to the other pages, and how many bills match.
+    Page {
+        bills: models::BillCollection,
+        etag: String,
+        link: String,
+        total: i64,
+    },
+    /// The page the request's `If-None-Match` names is still current.
+    NotModified { etag: String },
+}
+
 impl BillingService {
     /// A page of the bills of the customer `id_type`/`id`, of its group `group` when one is
     /// named, as `query` asks for them; a 404 for a customer the caller does not serve, an
@@ -30,17 +43,35 @@ impl BillingService {
         id: i64,
         group: Option<String>,
         query: BillQuery,
-    ) -> Result<models::BillCollection, ApiError> {
+        if_none_match: Option<String>,
+    ) -> Result<Bills, ApiError> {
         let customer = caller.customer(id_type, id)?;
         let filter = filter(query, group)?;
+        let what = format!("bills {filter:?}");
         let keys = self.customer_keys.clone();
-        let rows = self
+        if let Some(tags) = if_none_match {
+            let (name, keys) = (customer.clone(), keys.clone());
+            let current = self
+                .reads
+                .read(&caller.client.client_id, move |conn| {
+                    Ok::<_, ApiError>(keys.versioned(conn, &name.id_type, name.code)?)
+                })
+                .await?;
+            if let Some((key, version)) = current {
+                let etag = caching::etag(key, version, &what);
+                if caching::is_current(&tags, &etag) {
+                    return Ok(Bills::NotModified { etag });
+                }
+            }
+        }
+        let links = Links::new(&self.base_path, &customer.id_type, customer.code, &filter);
+        let page = self
             .reads
             .read(&caller.client.client_id, move |conn| {
                 let listing =
                     db::invoices::list(conn, &keys, &customer.id_type, customer.code, &filter)?;
                 match listing {
-                    Listing::Page(rows) => Ok(rows),
+                    Listing::Page(page) => Ok(page),
                     Listing::NoCustomer => Err(customer.not_found()),
                     Listing::NoGroup => Err(super::billing_group::no_group(
                         filter.billing_group.as_deref().unwrap_or_default(),
@@ -48,7 +79,85 @@ impl BillingService {
                 }
             })
             .await?;
-        bill_collection(rows)
+        Ok(Bills::Page {
+            etag: caching::etag(page.customer_id, page.version, &what),
+            link: links.header(page.total),
+            total: page.total,
+            bills: bill_collection(page.rows)?,
+        })
+    }
+}
+
+/// The links of a listing to its other pages (RFC 8288): each with the request's filters
+/// and `quantity`, as the path under the base path.
+struct Links {
+    /// The path and the query string up to `pageInit`.
+    path: String,
+    /// The rest of the query string: `quantity` and the filters.
+    rest: String,
+    offset: i64,
+    quantity: i64,
+}
+
+impl Links {
+    fn new(base_path: &str, id_type: &str, code: i64, filter: &InvoiceFilter) -> Self {
+        let InvoiceFilter {
+            billing_group,
+            from,
+            to,
+            contract_number,
+            status,
+            offset,
+            limit,
+        } = filter;
+        let mut path = format!("{base_path}/customers/{id_type}/{code}/bills");
+        if let Some(group) = billing_group {
+            path.push_str(&format!("/groups/{group}"));
+        }
+        let mut rest = form_urlencoded::Serializer::new(String::new());
+        rest.append_pair("quantity", &limit.to_string());
+        if let Some(from) = from {
+            rest.append_pair("start", &from.format("%Y%m%d").to_string());
+        }
+        if let Some(to) = to {
+            rest.append_pair("end", &to.format("%Y%m%d").to_string());
+        }
+        if let Some(contract) = contract_number {
+            rest.append_pair("contractNumber", &contract.to_string());
+        }
+        if let Some(status) = status {
+            rest.append_pair("status", status);
+        }
+        Self {
+            path,
+            rest: rest.finish(),
+            offset: *offset,
+            quantity: *limit,
+        }
+    }
+
+    /// The `Link` header of a page of a listing of `total` bills: `first` and `last`
+    /// always, `prev` but on the first page, `next` but on the last.
+    fn header(&self, total: i64) -> String {
+        let last = (total.max(1) - 1) / self.quantity * self.quantity;
+        let mut links = vec![(0, "first")];
+        if self.offset > 0 {
+            links.push(((self.offset - self.quantity).clamp(0, last), "prev"));
+        }
+        if self.offset + self.quantity < total {
+            links.push((self.offset + self.quantity, "next"));
+        }
+        links.push((last, "last"));
+        links
+            .iter()
+            .map(|(offset, rel)| {
+                format!(
+                    "<{}?pageInit={offset}&{}>; rel=\"{rel}\"",
+                    self.path, self.rest
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -141,4 +250,47 @@ fn invoice(row: InvoiceRow) -> Result<models::Invoice, ApiError> {
         print_date: row.print_date,
         phone: row.phone,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn links(offset: i64, quantity: i64, total: i64) -> String {
+        let filter = InvoiceFilter {
+            status: Some("PAID"),
+            offset,
+            limit: quantity,
+            ..InvoiceFilter::default()
+        };
+        Links::new("/v2/billing", "CLIENT_CODE", 1001, &filter).header(total)
+    }
+
+    #[test]
+    fn a_page_links_first_prev_next_and_last_with_its_filters() {
+        let path = "/v2/billing/customers/CLIENT_CODE/1001/bills";
+        assert_eq!(
+            links(20, 20, 45),
+            format!(
+                "<{path}?pageInit=0&quantity=20&status=PAID>; rel=\"first\", \
+                 <{path}?pageInit=0&quantity=20&status=PAID>; rel=\"prev\", \
+                 <{path}?pageInit=40&quantity=20&status=PAID>; rel=\"next\", \
+                 <{path}?pageInit=40&quantity=20&status=PAID>; rel=\"last\""
+            )
+        );
+        let first = links(0, 20, 45);
+        assert!(!first.contains("prev") && first.contains("next"), "{first}");
+        let last = links(40, 20, 45);
+        assert!(last.contains("prev") && !last.contains("next"), "{last}");
+        let empty = links(0, 20, 0);
+        assert!(
+            empty.contains("pageInit=0") && !empty.contains("next"),
+            "{empty}"
+        );
+        let beyond = links(100, 20, 45);
+        assert!(
+            beyond.contains("pageInit=40&quantity=20&status=PAID>; rel=\"prev\""),
+            "{beyond}"
+        );
+    }
 }

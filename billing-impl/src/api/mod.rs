@@ -7,6 +7,8 @@
 mod billing;
 mod billing_group;
 mod bills;
+pub mod caching;
+mod idempotency;
 mod profile;
 
 use std::sync::Arc;
@@ -33,16 +35,25 @@ pub struct BillingService {
     reads: Reads,
     tokens: TokenVerifier,
     customer_keys: CustomerKeys,
+    /// The path every operation is served under, for the links between pages.
+    base_path: String,
 }
 
 impl BillingService {
     /// The service reading through `reads` (writes go to its primary), checking bearer
-    /// tokens with `tokens`, listing bills by the keys remembered in `customer_keys`.
-    pub fn new(reads: Reads, tokens: TokenVerifier, customer_keys: CustomerKeys) -> Self {
+    /// tokens with `tokens`, listing bills by the keys remembered in `customer_keys`,
+    /// serving its operations under `base_path`.
+    pub fn new(
+        reads: Reads,
+        tokens: TokenVerifier,
+        customer_keys: CustomerKeys,
+        base_path: String,
+    ) -> Self {
         Self {
             reads,
             tokens,
             customer_keys,
+            base_path,
         }
     }
 

@@ -7,16 +7,21 @@ use billing_api::{
     models,
 };
 
-use super::{Authenticated, BillingService};
-use crate::{db, error::ApiError};
+use super::{Authenticated, BillingService, caching};
+use crate::{
+    db::{self, subscribers::OwnedProfile},
+    error::ApiError,
+};
 
 impl Profile for BillingService {
     async fn get_client_account_general_info(
         &self,
         caller: Arc<Authenticated>,
         path_params: models::GetClientAccountGeneralInfoPathParams,
+        header_params: models::GetClientAccountGeneralInfoHeaderParams,
     ) -> Result<GetClientAccountGeneralInfoResponse, ApiError> {
         let models::GetClientAccountGeneralInfoPathParams { msisdn } = path_params;
+        let models::GetClientAccountGeneralInfoHeaderParams { if_none_match } = header_params;
         let found = self
             .reads
             .read(&caller.client.client_id, move |conn| {
@@ -24,23 +29,42 @@ impl Profile for BillingService {
             })
             .await?;
         // A subscriber of a customer the caller does not serve is answered as an unknown one.
-        let profile = found
-            .filter(|(id_type, code, _)| caller.client.customers.serves(id_type, *code))
-            .map(|(_, _, profile)| profile)
+        let OwnedProfile {
+            customer_id,
+            version,
+            profile,
+            ..
+        } = found
+            .filter(|owned| caller.client.customers.serves(&owned.id_type, owned.code))
             .ok_or_else(|| ApiError::NotFound(format!("no subscriber with MSISDN {msisdn}")))?;
+        let e_tag = caching::etag(customer_id, version, &format!("profile {msisdn}"));
+        let cache_control = caching::CACHE_CONTROL.to_owned();
+        if if_none_match
+            .as_deref()
+            .is_some_and(|tags| caching::is_current(tags, &e_tag))
+        {
+            return Ok(GetClientAccountGeneralInfoResponse::NotModified {
+                cache_control,
+                e_tag,
+            });
+        }
         let db::subscribers::ContractProfile {
             billing_address,
             billing_cycle,
             city,
             department,
         } = profile;
-        Ok(GetClientAccountGeneralInfoResponse::Ok(models::Profile {
-            contract_profile_type: models::ContractProfileType {
-                billing_address,
-                billing_cycle,
-                city,
-                department,
+        Ok(GetClientAccountGeneralInfoResponse::Ok {
+            body: models::Profile {
+                contract_profile_type: models::ContractProfileType {
+                    billing_address,
+                    billing_cycle,
+                    city,
+                    department,
+                },
             },
-        }))
+            cache_control,
+            e_tag,
+        })
     }
 }

@@ -15,6 +15,30 @@ pub fn find_key(conn: &mut PgConnection, id_type: &str, code: i64) -> QueryResul
         .optional()
 }
 
+/// The key of the customer named `id_type` and `code`, and the version of what the API
+/// answers of it; `None` when there is no such customer.
+pub fn find_versioned(
+    conn: &mut PgConnection,
+    id_type: &str,
+    code: i64,
+) -> QueryResult<Option<(i64, i64)>> {
+    customers::table
+        .filter(customers::id_type.eq(id_type))
+        .filter(customers::code.eq(code))
+        .select((customers::customer_id, customers::data_version))
+        .first(conn)
+        .optional()
+}
+
+/// The version of what the API answers of the customer whose key is `customer_id`.
+pub fn version(conn: &mut PgConnection, customer_id: i64) -> QueryResult<Option<i64>> {
+    customers::table
+        .find(customer_id)
+        .select(customers::data_version)
+        .first(conn)
+        .optional()
+}
+
 /// Customers' keys by the contract's names (`idType`, `id`), remembered so that a page of
 /// bills is read by the key alone: PostgreSQL then does not look the customer up on every
 /// request. A key never changes while its customer exists. A remembered key goes stale
@@ -33,6 +57,29 @@ impl CustomerKeys {
     /// The key remembered for the customer named `id_type` and `code`, if any.
     pub fn remembered(&self, id_type: &str, code: i64) -> Option<i64> {
         self.0.get(&(id_type.to_owned(), code))
+    }
+
+    /// The key and the version of the customer named `id_type` and `code`, by its
+    /// remembered key when there is one (and it is not stale); `None` when there is no such
+    /// customer.
+    pub fn versioned(
+        &self,
+        conn: &mut PgConnection,
+        id_type: &str,
+        code: i64,
+    ) -> QueryResult<Option<(i64, i64)>> {
+        if let Some(key) = self.remembered(id_type, code)
+            && let Some(version) = version(conn, key)?
+        {
+            return Ok(Some((key, version)));
+        }
+        let found = find_versioned(conn, id_type, code)?;
+        let name = (id_type.to_owned(), code);
+        match found {
+            Some((key, _)) => self.0.insert(name, key),
+            None => self.0.invalidate(&name),
+        }
+        Ok(found)
     }
 
     /// The key the database has now for the customer named `id_type` and `code`, then

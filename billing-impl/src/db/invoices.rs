@@ -6,7 +6,12 @@ use diesel::{
     query_dsl::LoadQuery,
 };
 
-use super::{amount::Amount, billing_groups, customers::CustomerKeys, schema::invoices};
+use super::{
+    amount::Amount,
+    billing_groups,
+    customers::CustomerKeys,
+    schema::{customers, invoices},
+};
 
 /// One invoice, with every column the API shows.
 #[derive(Debug, Queryable, Selectable)]
@@ -104,14 +109,26 @@ pub enum Listing {
     /// The customer has no billing group by the filter's name.
     NoGroup,
     /// A page of the customer's bills, maybe empty.
-    Page(Vec<InvoiceRow>),
+    Page(Page),
+}
+
+/// A page of a customer's bills, with how many bills match its filters in all, and the
+/// version of what the API answers of the customer (`customers.data_version`), both read
+/// by the page's own statement.
+#[derive(Debug)]
+pub struct Page {
+    /// The customer's key.
+    pub customer_id: i64,
+    pub rows: Vec<InvoiceRow>,
+    pub total: i64,
+    pub version: i64,
 }
 
 /// A page of the bills of the customer named `id_type` and `code`, read by the key
 /// remembered in `keys` when there is one, so that PostgreSQL does not look the customer
-/// up. Such a key is stale when the page is empty and the customer is gone, or another
-/// under the same name: the database is asked which before an empty page is answered. An
-/// empty page of a group is answered only when the customer has the group.
+/// up. Such a key is stale when its customer is gone, or another under the same name: the
+/// page's statement finds no customer by it, and the name is looked up again. An empty
+/// page of a group is answered only when the customer has the group.
 pub fn list(
     conn: &mut PgConnection,
     keys: &CustomerKeys,
@@ -119,61 +136,178 @@ pub fn list(
     code: i64,
     filter: &InvoiceFilter,
 ) -> QueryResult<Listing> {
-    let (mut key, remembered) = match keys.remembered(id_type, code) {
+    let (key, remembered) = match keys.remembered(id_type, code) {
         Some(key) => (key, true),
         None => match keys.look_up(conn, id_type, code)? {
             Some(key) => (key, false),
             None => return Ok(Listing::NoCustomer),
         },
     };
-    let mut rows = page(conn, key, filter)?;
-    if rows.is_empty() && remembered {
-        match keys.look_up(conn, id_type, code)? {
+    let page = match page(conn, key, filter)? {
+        Some(page) => page,
+        None if remembered => match keys.look_up(conn, id_type, code)? {
+            Some(current) => match page(conn, current, filter)? {
+                Some(page) => page,
+                None => return Ok(Listing::NoCustomer),
+            },
             None => return Ok(Listing::NoCustomer),
-            Some(current) if current != key => {
-                key = current;
-                rows = page(conn, key, filter)?;
-            }
-            Some(_) => {}
-        }
-    }
-    if rows.is_empty()
+        },
+        None => return Ok(Listing::NoCustomer),
+    };
+    if page.rows.is_empty()
         && let Some(group) = &filter.billing_group
-        && !billing_groups::exists(conn, key, group)?
+        && !billing_groups::exists(conn, page.customer_id, group)?
     {
         return Ok(Listing::NoGroup);
     }
-    Ok(Listing::Page(rows))
+    Ok(Listing::Page(page))
 }
 
 /// One page of the invoices of the customer whose key is `customer_id`, newest bill date
-/// first, ties by invoice number; empty when the customer does not exist, too.
+/// first, ties by invoice number; `None` when there is no such customer.
 pub fn page(
     conn: &mut PgConnection,
     customer_id: i64,
     filter: &InvoiceFilter,
-) -> QueryResult<Vec<InvoiceRow>> {
-    let statement = if filter.is_unfiltered() && filter.offset >= BY_POSITION_FROM_OFFSET {
-        match newest_position(conn, customer_id)? {
-            Some(newest) => by_position(customer_id, newest - filter.offset, filter.limit),
-            // No invoice, or no such customer.
-            None => return Ok(Vec::new()),
+) -> QueryResult<Option<Page>> {
+    if filter.is_unfiltered() && filter.offset >= BY_POSITION_FROM_OFFSET {
+        // The newest position is how many invoices the customer has.
+        let Some((newest, version)) = newest_position(conn, customer_id)? else {
+            return Ok(None);
+        };
+        let rows = load_page(
+            conn,
+            by_position(customer_id, newest - filter.offset, filter.limit),
+            filter.limit,
+        )?;
+        return Ok(Some(Page {
+            customer_id,
+            rows,
+            total: newest,
+            version,
+        }));
+    }
+    // A page without filters reads how many invoices the customer has, and its version,
+    // in its own statement; a filtered one, or an empty page, asks for them apart
+    // (`summary`).
+    let (rows, known) = match page_statement(customer_id, filter) {
+        PageStatement::Plain(statement) => {
+            let rows: Vec<(InvoiceRow, Option<i64>, Option<i64>)> =
+                load(conn, statement, filter.limit)?;
+            let known = rows
+                .first()
+                .and_then(|&(_, newest, version)| Some((newest.unwrap_or(0), version?)));
+            (rows.into_iter().map(|(row, _, _)| row).collect(), known)
         }
-    } else {
-        page_statement(customer_id, filter)
+        built => (load_page(conn, built, filter.limit)?, None),
     };
+    let known = match known {
+        Some(known) => Some(known),
+        None => summary(conn, customer_id, filter)?,
+    };
+    Ok(known.map(|(total, version)| Page {
+        customer_id,
+        rows,
+        total,
+        version,
+    }))
+}
+
+/// The invoices of a page's statement (a page without filters selects more, see `page`).
+fn load_page(
+    conn: &mut PgConnection,
+    statement: PageStatement,
+    limit: i64,
+) -> QueryResult<Vec<InvoiceRow>> {
     match statement {
-        PageStatement::Plain(statement) => load(conn, statement, filter.limit),
-        PageStatement::Built(statement) => load(conn, statement, filter.limit),
+        PageStatement::Plain(statement) => {
+            let rows: Vec<(InvoiceRow, Option<i64>, Option<i64>)> = load(conn, statement, limit)?;
+            Ok(rows.into_iter().map(|(row, _, _)| row).collect())
+        }
+        PageStatement::Built(statement) => load(conn, statement, limit),
     }
 }
 
-/// The position of the customer's newest invoice: how many invoices it has.
-fn newest_position(conn: &mut PgConnection, customer_id: i64) -> QueryResult<Option<i64>> {
-    invoices::table
+/// How many invoices of the customer whose key is `customer_id` match `filter`, and the
+/// customer's version; `None` when there is no such customer.
+fn summary(
+    conn: &mut PgConnection,
+    customer_id: i64,
+    filter: &InvoiceFilter,
+) -> QueryResult<Option<(i64, i64)>> {
+    let (total, version): (Option<i64>, Option<i64>) = if filter.is_unfiltered() {
+        diesel::select((newest_of(customer_id), version_of(customer_id))).get_result(conn)?
+    } else {
+        diesel::select((count_of(customer_id, filter), version_of(customer_id))).get_result(conn)?
+    };
+    Ok(version.map(|version| (total.unwrap_or(0), version)))
+}
+
+/// The version of what the API answers of the customer whose key is `customer_id`, as an
+/// expression of a statement; null when there is no such customer.
+pub fn version_of(customer_id: i64) -> VersionOf {
+    customers::table
+        .filter(customers::customer_id.eq(customer_id))
+        .select(customers::data_version)
+        .single_value()
+}
+
+/// See `version_of`.
+pub type VersionOf = diesel::dsl::SingleValue<
+    diesel::dsl::Select<
+        diesel::dsl::Filter<customers::table, diesel::dsl::Eq<customers::customer_id, i64>>,
+        customers::data_version,
+    >,
+>;
+
+/// How many of the customer's invoices match `filter`, as an expression of a statement.
+fn count_of(customer_id: i64, filter: &InvoiceFilter) -> CountOf {
+    let count = invoices::table
         .filter(of_customer(customer_id))
-        .select(diesel::dsl::max(invoices::customer_position))
-        .get_result(conn)
+        .select(diesel::dsl::count_star())
+        .into_boxed();
+    with_filters(count, filter).single_value()
+}
+
+/// See `count_of`.
+type CountOf =
+    diesel::dsl::SingleValue<invoices::BoxedQuery<'static, Pg, diesel::sql_types::BigInt>>;
+
+diesel::alias!(invoices as newest_invoices: NewestInvoices);
+
+/// The newest position of the customer's invoices, as an expression of a statement (of a
+/// statement on `invoices` too, whence the alias).
+fn newest_of(customer_id: i64) -> NewestOf {
+    newest_invoices
+        .filter(newest_invoices.field(invoices::customer_id).eq(customer_id))
+        .select(diesel::dsl::max(
+            newest_invoices.field(invoices::customer_position),
+        ))
+        .single_value()
+}
+
+/// See `newest_of`.
+pub type NewestOf = diesel::dsl::SingleValue<
+    diesel::dsl::Select<
+        diesel::dsl::Filter<
+            diesel::query_source::Alias<NewestInvoices>,
+            diesel::dsl::Eq<
+                diesel::query_source::AliasedField<NewestInvoices, invoices::customer_id>,
+                i64,
+            >,
+        >,
+        diesel::helper_types::max<
+            diesel::query_source::AliasedField<NewestInvoices, invoices::customer_position>,
+        >,
+    >,
+>;
+
+/// The position of the customer's newest invoice (how many invoices it has), and the
+/// customer's version; `None` when there is no such customer.
+fn newest_position(conn: &mut PgConnection, customer_id: i64) -> QueryResult<Option<(i64, i64)>> {
+    let (newest, version): (Option<i64>, Option<i64>) =
+        diesel::select((newest_of(customer_id), version_of(customer_id))).get_result(conn)?;
+    Ok(version.map(|version| (newest.unwrap_or(0), version)))
 }
 
 /// The statement of a page of all the customer's invoices that ends at position `last`
@@ -192,18 +326,22 @@ pub fn by_position(customer_id: i64, last: i64, limit: i64) -> PageStatement {
 }
 
 /// The rows of `statement`, a page of at most `limit`.
-fn load<Q>(conn: &mut PgConnection, statement: Q, limit: i64) -> QueryResult<Vec<InvoiceRow>>
+fn load<Q, R>(conn: &mut PgConnection, statement: Q, limit: i64) -> QueryResult<Vec<R>>
 where
-    Q: for<'a> LoadQuery<'a, PgConnection, InvoiceRow, DefaultLoadingMode>,
+    Q: for<'a> LoadQuery<'a, PgConnection, R, DefaultLoadingMode>,
 {
     // Room for the whole page at once: collecting rows that may fail would grow and copy
     // the vector of these wide rows several times.
     let mut rows = Vec::with_capacity(usize::try_from(limit).unwrap_or_default());
-    for row in statement.load_iter::<InvoiceRow, DefaultLoadingMode>(conn)? {
+    for row in statement.load_iter::<R, DefaultLoadingMode>(conn)? {
         rows.push(row?);
     }
     Ok(rows)
 }
+
+/// What a page without filters selects: each invoice, with the customer's newest position
+/// (how many invoices it has) and version.
+type PlainSelection = (AsSelect<InvoiceRow, Pg>, NewestOf, VersionOf);
 
 /// The statement of a page without filters: its type is known when compiling, so diesel
 /// finds it prepared by its type alone, without writing its SQL again for each request.
@@ -219,7 +357,7 @@ pub type PlainPage = diesel::dsl::Select<
             >,
         >,
     >,
-    AsSelect<InvoiceRow, Pg>,
+    PlainSelection,
 >;
 
 /// A statement put together for the request: its filters, or the range of a deep page.
@@ -257,12 +395,16 @@ pub fn page_statement(customer_id: i64, filter: &InvoiceFilter) -> PageStatement
             .filter(of_customer(customer_id))
             .order(newest_first)
             .offset(filter.offset)
-            .limit(filter.limit)
-            .select(InvoiceRow::as_select());
+            .limit(filter.limit);
         return if filter.is_unfiltered() {
-            PageStatement::Plain(page)
+            PageStatement::Plain(page.select((
+                InvoiceRow::as_select(),
+                newest_of(customer_id),
+                version_of(customer_id),
+            )))
         } else {
-            PageStatement::Built(with_filters(page.into_boxed(), filter))
+            let page = page.select(InvoiceRow::as_select()).into_boxed();
+            PageStatement::Built(with_filters(page, filter))
         };
     }
     let keys = invoices::table

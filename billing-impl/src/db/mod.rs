@@ -10,6 +10,7 @@ pub mod client_customers;
 pub mod clients;
 pub mod customers;
 mod error;
+pub mod idempotency_keys;
 pub mod import_runs;
 pub mod invoices;
 pub mod migrations;

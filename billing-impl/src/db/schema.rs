@@ -32,6 +32,18 @@ diesel::table! {
         code -> Int8,
         name -> Text,
         created_at -> Timestamptz,
+        data_version -> Int8,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (client_id, idempotency_key) {
+        client_id -> Text,
+        idempotency_key -> Text,
+        request_digest -> Bytea,
+        status -> Int2,
+        answer -> Text,
+        created_at -> Timestamptz,
     }
 }
 
@@ -152,6 +164,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     billing_group_audit,
     billing_groups,
     customers,
+    idempotency_keys,
     import_runs,
     invoices,
     oauth_client_customers,

@@ -14,13 +14,21 @@ pub struct ContractProfile {
     pub department: Option<String>,
 }
 
-/// The profile of the subscriber with `msisdn`, with the contract's name (`idType`, `id`)
-/// of the customer it belongs to. Should two customers list the same MSISDN, the
-/// subscriber registered last is the one answered.
-pub fn profile(
-    conn: &mut PgConnection,
-    msisdn: i64,
-) -> QueryResult<Option<(String, i64, ContractProfile)>> {
+/// A subscriber's profile, with the customer it belongs to.
+#[derive(Debug, Queryable)]
+pub struct OwnedProfile {
+    /// The customer's `idType` and `id`, as the contract names it.
+    pub id_type: String,
+    pub code: i64,
+    /// The customer's key, and the version of what the API answers of it.
+    pub customer_id: i64,
+    pub version: i64,
+    pub profile: ContractProfile,
+}
+
+/// The profile of the subscriber with `msisdn`, with the customer it belongs to. Should
+/// two customers list the same MSISDN, the subscriber registered last is the one answered.
+pub fn profile(conn: &mut PgConnection, msisdn: i64) -> QueryResult<Option<OwnedProfile>> {
     subscribers::table
         .inner_join(customers::table)
         .filter(subscribers::msisdn.eq(msisdn))
@@ -28,6 +36,8 @@ pub fn profile(
         .select((
             customers::id_type,
             customers::code,
+            customers::customer_id,
+            customers::data_version,
             ContractProfile::as_select(),
         ))
         .first(conn)

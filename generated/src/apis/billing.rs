@@ -4,20 +4,44 @@ use actix_web::http::StatusCode;
 
 use crate::models;
 
-/// The successful answers of `FindCustomerBillsByClientCode`, one variant per 2xx status the spec
-/// declares; every other answer is the implementation's error.
+/// The answers of `FindCustomerBillsByClientCode` other than errors, one variant per 2xx and 3xx status the
+/// spec declares, with the headers it declares for each; every other answer is the
+/// implementation's error.
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
 pub enum FindCustomerBillsByClientCodeResponse {
     /// 200: Successful response
-    Ok(models::BillCollection),
+    Ok {
+        /// The body.
+        body: models::BillCollection,
+        /// The `Cache-Control` header.
+        cache_control: String,
+        /// The `ETag` header.
+        e_tag: String,
+        /// The `X-Total-Count` header.
+        x_total_count: i64,
+        /// The `Link` header.
+        link: String,
+    },
+    /// 304: Not Modified; the answer's `ETag` is one the request sent in `If-None-Match`.
+    NotModified {
+        /// The `Cache-Control` header.
+        cache_control: String,
+        /// The `ETag` header.
+        e_tag: String,
+    },
 }
 
 impl FindCustomerBillsByClientCodeResponse {
     /// The HTTP status this answer is sent with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Ok(_) => StatusCode::from_u16(200).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Self::Ok { .. } => {
+                StatusCode::from_u16(200).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+            Self::NotModified { .. } => {
+                StatusCode::from_u16(304).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
         }
     }
 }
@@ -33,5 +57,6 @@ pub trait Billing: super::Authentication {
         caller: Self::Caller,
         path_params: models::FindCustomerBillsByClientCodePathParams,
         query_params: models::FindCustomerBillsByClientCodeQueryParams,
+        header_params: models::FindCustomerBillsByClientCodeHeaderParams,
     ) -> Result<FindCustomerBillsByClientCodeResponse, Self::Error>;
 }

@@ -4,110 +4,186 @@ use actix_web::http::StatusCode;
 
 use crate::models;
 
-/// The successful answers of `CreateBillingGroup`, one variant per 2xx status the spec
-/// declares; every other answer is the implementation's error.
+/// The answers of `CreateBillingGroup` other than errors, one variant per 2xx and 3xx status the
+/// spec declares, with the headers it declares for each; every other answer is the
+/// implementation's error.
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
 pub enum CreateBillingGroupResponse {
     /// 200: Successful response; the group as created.
-    Ok(models::BillingGroupRequest),
+    Ok {
+        /// The body.
+        body: models::BillingGroupRequest,
+        /// The `Idempotent-Replayed` header, when it is sent.
+        idempotent_replayed: Option<String>,
+    },
 }
 
 impl CreateBillingGroupResponse {
     /// The HTTP status this answer is sent with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Ok(_) => StatusCode::from_u16(200).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Self::Ok { .. } => {
+                StatusCode::from_u16(200).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
         }
     }
 }
 
-/// The successful answers of `DeleteBillingGroup`, one variant per 2xx status the spec
-/// declares; every other answer is the implementation's error.
+/// The answers of `DeleteBillingGroup` other than errors, one variant per 2xx and 3xx status the
+/// spec declares, with the headers it declares for each; every other answer is the
+/// implementation's error.
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
 pub enum DeleteBillingGroupResponse {
     /// 200: Successful response; the group as it was before deletion.
-    Ok(models::BillingGroupRequest),
+    Ok {
+        /// The body.
+        body: models::BillingGroupRequest,
+        /// The `Idempotent-Replayed` header, when it is sent.
+        idempotent_replayed: Option<String>,
+    },
 }
 
 impl DeleteBillingGroupResponse {
     /// The HTTP status this answer is sent with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Ok(_) => StatusCode::from_u16(200).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Self::Ok { .. } => {
+                StatusCode::from_u16(200).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
         }
     }
 }
 
-/// The successful answers of `DeleteBillingGroupByQuery`, one variant per 2xx status the spec
-/// declares; every other answer is the implementation's error.
+/// The answers of `DeleteBillingGroupByQuery` other than errors, one variant per 2xx and 3xx status the
+/// spec declares, with the headers it declares for each; every other answer is the
+/// implementation's error.
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
 pub enum DeleteBillingGroupByQueryResponse {
     /// 200: Successful response; the group as it was before deletion.
-    Ok(models::BillingGroupRequest),
+    Ok {
+        /// The body.
+        body: models::BillingGroupRequest,
+        /// The `Idempotent-Replayed` header, when it is sent.
+        idempotent_replayed: Option<String>,
+    },
 }
 
 impl DeleteBillingGroupByQueryResponse {
     /// The HTTP status this answer is sent with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Ok(_) => StatusCode::from_u16(200).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Self::Ok { .. } => {
+                StatusCode::from_u16(200).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
         }
     }
 }
 
-/// The successful answers of `FindCustomerBillsByClientCodeAndBillingGroup`, one variant per 2xx status the spec
-/// declares; every other answer is the implementation's error.
+/// The answers of `FindCustomerBillsByClientCodeAndBillingGroup` other than errors, one variant per 2xx and 3xx status the
+/// spec declares, with the headers it declares for each; every other answer is the
+/// implementation's error.
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
 pub enum FindCustomerBillsByClientCodeAndBillingGroupResponse {
     /// 200: Successful response
-    Ok(models::BillCollection),
+    Ok {
+        /// The body.
+        body: models::BillCollection,
+        /// The `Cache-Control` header.
+        cache_control: String,
+        /// The `ETag` header.
+        e_tag: String,
+        /// The `X-Total-Count` header.
+        x_total_count: i64,
+        /// The `Link` header.
+        link: String,
+    },
+    /// 304: Not Modified; the answer's `ETag` is one the request sent in `If-None-Match`.
+    NotModified {
+        /// The `Cache-Control` header.
+        cache_control: String,
+        /// The `ETag` header.
+        e_tag: String,
+    },
 }
 
 impl FindCustomerBillsByClientCodeAndBillingGroupResponse {
     /// The HTTP status this answer is sent with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Ok(_) => StatusCode::from_u16(200).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Self::Ok { .. } => {
+                StatusCode::from_u16(200).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+            Self::NotModified { .. } => {
+                StatusCode::from_u16(304).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
         }
     }
 }
 
-/// The successful answers of `ListBillingGroups`, one variant per 2xx status the spec
-/// declares; every other answer is the implementation's error.
+/// The answers of `ListBillingGroups` other than errors, one variant per 2xx and 3xx status the
+/// spec declares, with the headers it declares for each; every other answer is the
+/// implementation's error.
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
 pub enum ListBillingGroupsResponse {
     /// 200: Successful response
-    Ok(models::BillingGroupCollection),
+    Ok {
+        /// The body.
+        body: models::BillingGroupCollection,
+        /// The `Cache-Control` header.
+        cache_control: String,
+        /// The `ETag` header.
+        e_tag: String,
+    },
+    /// 304: Not Modified; the answer's `ETag` is one the request sent in `If-None-Match`.
+    NotModified {
+        /// The `Cache-Control` header.
+        cache_control: String,
+        /// The `ETag` header.
+        e_tag: String,
+    },
 }
 
 impl ListBillingGroupsResponse {
     /// The HTTP status this answer is sent with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Ok(_) => StatusCode::from_u16(200).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Self::Ok { .. } => {
+                StatusCode::from_u16(200).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+            Self::NotModified { .. } => {
+                StatusCode::from_u16(304).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
         }
     }
 }
 
-/// The successful answers of `UpdateBillingGroup`, one variant per 2xx status the spec
-/// declares; every other answer is the implementation's error.
+/// The answers of `UpdateBillingGroup` other than errors, one variant per 2xx and 3xx status the
+/// spec declares, with the headers it declares for each; every other answer is the
+/// implementation's error.
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
 pub enum UpdateBillingGroupResponse {
     /// 200: Successful response; the group as updated.
-    Ok(models::BillingGroupRequest),
+    Ok {
+        /// The body.
+        body: models::BillingGroupRequest,
+        /// The `Idempotent-Replayed` header, when it is sent.
+        idempotent_replayed: Option<String>,
+    },
 }
 
 impl UpdateBillingGroupResponse {
     /// The HTTP status this answer is sent with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Ok(_) => StatusCode::from_u16(200).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Self::Ok { .. } => {
+                StatusCode::from_u16(200).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
         }
     }
 }
@@ -122,6 +198,7 @@ pub trait BillingGroup: super::Authentication {
         &self,
         caller: Self::Caller,
         path_params: models::CreateBillingGroupPathParams,
+        header_params: models::CreateBillingGroupHeaderParams,
         body: models::BillingGroupRequest,
     ) -> Result<CreateBillingGroupResponse, Self::Error>;
 
@@ -132,6 +209,7 @@ pub trait BillingGroup: super::Authentication {
         &self,
         caller: Self::Caller,
         path_params: models::DeleteBillingGroupPathParams,
+        header_params: models::DeleteBillingGroupHeaderParams,
     ) -> Result<DeleteBillingGroupResponse, Self::Error>;
 
     /// Delete a Billing Group named in the query.
@@ -142,6 +220,7 @@ pub trait BillingGroup: super::Authentication {
         caller: Self::Caller,
         path_params: models::DeleteBillingGroupByQueryPathParams,
         query_params: models::DeleteBillingGroupByQueryQueryParams,
+        header_params: models::DeleteBillingGroupByQueryHeaderParams,
     ) -> Result<DeleteBillingGroupByQueryResponse, Self::Error>;
 
     /// Find the Customers Bills Collection by the Client Code and Billing Group.
@@ -152,6 +231,7 @@ pub trait BillingGroup: super::Authentication {
         caller: Self::Caller,
         path_params: models::FindCustomerBillsByClientCodeAndBillingGroupPathParams,
         query_params: models::FindCustomerBillsByClientCodeAndBillingGroupQueryParams,
+        header_params: models::FindCustomerBillsByClientCodeAndBillingGroupHeaderParams,
     ) -> Result<FindCustomerBillsByClientCodeAndBillingGroupResponse, Self::Error>;
 
     /// List the Billing Groups of the Client.
@@ -161,6 +241,7 @@ pub trait BillingGroup: super::Authentication {
         &self,
         caller: Self::Caller,
         path_params: models::ListBillingGroupsPathParams,
+        header_params: models::ListBillingGroupsHeaderParams,
     ) -> Result<ListBillingGroupsResponse, Self::Error>;
 
     /// Update a Billing Group based on the Code of the Client.
@@ -170,6 +251,7 @@ pub trait BillingGroup: super::Authentication {
         &self,
         caller: Self::Caller,
         path_params: models::UpdateBillingGroupPathParams,
+        header_params: models::UpdateBillingGroupHeaderParams,
         body: models::BillingGroupUpdate,
     ) -> Result<UpdateBillingGroupResponse, Self::Error>;
 }

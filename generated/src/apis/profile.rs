@@ -4,20 +4,40 @@ use actix_web::http::StatusCode;
 
 use crate::models;
 
-/// The successful answers of `GetClientAccountGeneralInfo`, one variant per 2xx status the spec
-/// declares; every other answer is the implementation's error.
+/// The answers of `GetClientAccountGeneralInfo` other than errors, one variant per 2xx and 3xx status the
+/// spec declares, with the headers it declares for each; every other answer is the
+/// implementation's error.
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
 pub enum GetClientAccountGeneralInfoResponse {
     /// 200: Successful response
-    Ok(models::Profile),
+    Ok {
+        /// The body.
+        body: models::Profile,
+        /// The `Cache-Control` header.
+        cache_control: String,
+        /// The `ETag` header.
+        e_tag: String,
+    },
+    /// 304: Not Modified; the answer's `ETag` is one the request sent in `If-None-Match`.
+    NotModified {
+        /// The `Cache-Control` header.
+        cache_control: String,
+        /// The `ETag` header.
+        e_tag: String,
+    },
 }
 
 impl GetClientAccountGeneralInfoResponse {
     /// The HTTP status this answer is sent with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Ok(_) => StatusCode::from_u16(200).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Self::Ok { .. } => {
+                StatusCode::from_u16(200).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+            Self::NotModified { .. } => {
+                StatusCode::from_u16(304).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
         }
     }
 }
@@ -32,5 +52,6 @@ pub trait Profile: super::Authentication {
         &self,
         caller: Self::Caller,
         path_params: models::GetClientAccountGeneralInfoPathParams,
+        header_params: models::GetClientAccountGeneralInfoHeaderParams,
     ) -> Result<GetClientAccountGeneralInfoResponse, Self::Error>;
 }

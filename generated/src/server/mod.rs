@@ -5,8 +5,8 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use contract_runtime::{
-    ContractError, Kind, QueryString, authorize, json_answer, json_body, path_param, refuse,
-    validated,
+    AnswerHeaders, ContractError, Kind, QueryString, authorize, json_answer, json_body, path_param,
+    refuse, validated,
 };
 
 use crate::{apis, models};
@@ -147,14 +147,35 @@ async fn find_customer_bills_by_client_code<T: Api>(
             status: query.optional("status", Kind::Text)?,
         },
     )?;
+    let header_params = validated(
+        "header",
+        models::FindCustomerBillsByClientCodeHeaderParams {
+            if_none_match: contract_runtime::header_param(&request, "If-None-Match", Kind::Text)?,
+        },
+    )?;
     let response = api
-        .find_customer_bills_by_client_code(caller, path_params, query_params)
+        .find_customer_bills_by_client_code(caller, path_params, query_params, header_params)
         .await?;
     let status = response.status();
     Ok(match response {
-        apis::billing::FindCustomerBillsByClientCodeResponse::Ok(body) => {
-            json_answer(status, &body)?
-        }
+        apis::billing::FindCustomerBillsByClientCodeResponse::Ok {
+            body,
+            cache_control,
+            e_tag,
+            x_total_count,
+            link,
+        } => json_answer(status, &body)?
+            .with_header("Cache-Control", Some(&cache_control))?
+            .with_header("ETag", Some(&e_tag))?
+            .with_header("X-Total-Count", Some(&x_total_count))?
+            .with_header("Link", Some(&link))?,
+        apis::billing::FindCustomerBillsByClientCodeResponse::NotModified {
+            cache_control,
+            e_tag,
+        } => HttpResponse::build(status)
+            .finish()
+            .with_header("Cache-Control", Some(&cache_control))?
+            .with_header("ETag", Some(&e_tag))?,
     })
 }
 
@@ -172,11 +193,27 @@ async fn create_billing_group<T: Api>(
             id_type: path_param(&request, "id_type", "idType", Kind::Text)?,
         },
     )?;
+    let header_params = validated(
+        "header",
+        models::CreateBillingGroupHeaderParams {
+            idempotency_key: contract_runtime::header_param(
+                &request,
+                "Idempotency-Key",
+                Kind::Text,
+            )?,
+        },
+    )?;
     let body: models::BillingGroupRequest = json_body(&request, &body)?;
-    let response = api.create_billing_group(caller, path_params, body).await?;
+    let response = api
+        .create_billing_group(caller, path_params, header_params, body)
+        .await?;
     let status = response.status();
     Ok(match response {
-        apis::billing_group::CreateBillingGroupResponse::Ok(body) => json_answer(status, &body)?,
+        apis::billing_group::CreateBillingGroupResponse::Ok {
+            body,
+            idempotent_replayed,
+        } => json_answer(status, &body)?
+            .with_header("Idempotent-Replayed", idempotent_replayed.as_ref())?,
     })
 }
 
@@ -194,10 +231,26 @@ async fn delete_billing_group<T: Api>(
             group_id: path_param(&request, "group_id", "groupId", Kind::Text)?,
         },
     )?;
-    let response = api.delete_billing_group(caller, path_params).await?;
+    let header_params = validated(
+        "header",
+        models::DeleteBillingGroupHeaderParams {
+            idempotency_key: contract_runtime::header_param(
+                &request,
+                "Idempotency-Key",
+                Kind::Text,
+            )?,
+        },
+    )?;
+    let response = api
+        .delete_billing_group(caller, path_params, header_params)
+        .await?;
     let status = response.status();
     Ok(match response {
-        apis::billing_group::DeleteBillingGroupResponse::Ok(body) => json_answer(status, &body)?,
+        apis::billing_group::DeleteBillingGroupResponse::Ok {
+            body,
+            idempotent_replayed,
+        } => json_answer(status, &body)?
+            .with_header("Idempotent-Replayed", idempotent_replayed.as_ref())?,
     })
 }
 
@@ -221,14 +274,26 @@ async fn delete_billing_group_by_query<T: Api>(
             group_id: query.required("groupId", Kind::Text)?,
         },
     )?;
+    let header_params = validated(
+        "header",
+        models::DeleteBillingGroupByQueryHeaderParams {
+            idempotency_key: contract_runtime::header_param(
+                &request,
+                "Idempotency-Key",
+                Kind::Text,
+            )?,
+        },
+    )?;
     let response = api
-        .delete_billing_group_by_query(caller, path_params, query_params)
+        .delete_billing_group_by_query(caller, path_params, query_params, header_params)
         .await?;
     let status = response.status();
     Ok(match response {
-        apis::billing_group::DeleteBillingGroupByQueryResponse::Ok(body) => {
-            json_answer(status, &body)?
-        }
+        apis::billing_group::DeleteBillingGroupByQueryResponse::Ok {
+            body,
+            idempotent_replayed,
+        } => json_answer(status, &body)?
+            .with_header("Idempotent-Replayed", idempotent_replayed.as_ref())?,
     })
 }
 
@@ -258,14 +323,41 @@ async fn find_customer_bills_by_client_code_and_billing_group<T: Api>(
             status: query.optional("status", Kind::Text)?,
         },
     )?;
+    let header_params = validated(
+        "header",
+        models::FindCustomerBillsByClientCodeAndBillingGroupHeaderParams {
+            if_none_match: contract_runtime::header_param(&request, "If-None-Match", Kind::Text)?,
+        },
+    )?;
     let response = api
-        .find_customer_bills_by_client_code_and_billing_group(caller, path_params, query_params)
+        .find_customer_bills_by_client_code_and_billing_group(
+            caller,
+            path_params,
+            query_params,
+            header_params,
+        )
         .await?;
     let status = response.status();
     Ok(match response {
-        apis::billing_group::FindCustomerBillsByClientCodeAndBillingGroupResponse::Ok(body) => {
-            json_answer(status, &body)?
-        }
+        apis::billing_group::FindCustomerBillsByClientCodeAndBillingGroupResponse::Ok {
+            body,
+            cache_control,
+            e_tag,
+            x_total_count,
+            link,
+        } => json_answer(status, &body)?
+            .with_header("Cache-Control", Some(&cache_control))?
+            .with_header("ETag", Some(&e_tag))?
+            .with_header("X-Total-Count", Some(&x_total_count))?
+            .with_header("Link", Some(&link))?
+            ,
+        apis::billing_group::FindCustomerBillsByClientCodeAndBillingGroupResponse::NotModified {
+            cache_control,
+            e_tag,
+        } => HttpResponse::build(status).finish()
+            .with_header("Cache-Control", Some(&cache_control))?
+            .with_header("ETag", Some(&e_tag))?
+            ,
     })
 }
 
@@ -282,10 +374,31 @@ async fn list_billing_groups<T: Api>(
             id_type: path_param(&request, "id_type", "idType", Kind::Text)?,
         },
     )?;
-    let response = api.list_billing_groups(caller, path_params).await?;
+    let header_params = validated(
+        "header",
+        models::ListBillingGroupsHeaderParams {
+            if_none_match: contract_runtime::header_param(&request, "If-None-Match", Kind::Text)?,
+        },
+    )?;
+    let response = api
+        .list_billing_groups(caller, path_params, header_params)
+        .await?;
     let status = response.status();
     Ok(match response {
-        apis::billing_group::ListBillingGroupsResponse::Ok(body) => json_answer(status, &body)?,
+        apis::billing_group::ListBillingGroupsResponse::Ok {
+            body,
+            cache_control,
+            e_tag,
+        } => json_answer(status, &body)?
+            .with_header("Cache-Control", Some(&cache_control))?
+            .with_header("ETag", Some(&e_tag))?,
+        apis::billing_group::ListBillingGroupsResponse::NotModified {
+            cache_control,
+            e_tag,
+        } => HttpResponse::build(status)
+            .finish()
+            .with_header("Cache-Control", Some(&cache_control))?
+            .with_header("ETag", Some(&e_tag))?,
     })
 }
 
@@ -303,11 +416,27 @@ async fn update_billing_group<T: Api>(
             id_type: path_param(&request, "id_type", "idType", Kind::Text)?,
         },
     )?;
+    let header_params = validated(
+        "header",
+        models::UpdateBillingGroupHeaderParams {
+            idempotency_key: contract_runtime::header_param(
+                &request,
+                "Idempotency-Key",
+                Kind::Text,
+            )?,
+        },
+    )?;
     let body: models::BillingGroupUpdate = json_body(&request, &body)?;
-    let response = api.update_billing_group(caller, path_params, body).await?;
+    let response = api
+        .update_billing_group(caller, path_params, header_params, body)
+        .await?;
     let status = response.status();
     Ok(match response {
-        apis::billing_group::UpdateBillingGroupResponse::Ok(body) => json_answer(status, &body)?,
+        apis::billing_group::UpdateBillingGroupResponse::Ok {
+            body,
+            idempotent_replayed,
+        } => json_answer(status, &body)?
+            .with_header("Idempotent-Replayed", idempotent_replayed.as_ref())?,
     })
 }
 
@@ -323,11 +452,30 @@ async fn get_client_account_general_info<T: Api>(
             msisdn: path_param(&request, "msisdn", "msisdn", Kind::Number)?,
         },
     )?;
+    let header_params = validated(
+        "header",
+        models::GetClientAccountGeneralInfoHeaderParams {
+            if_none_match: contract_runtime::header_param(&request, "If-None-Match", Kind::Text)?,
+        },
+    )?;
     let response = api
-        .get_client_account_general_info(caller, path_params)
+        .get_client_account_general_info(caller, path_params, header_params)
         .await?;
     let status = response.status();
     Ok(match response {
-        apis::profile::GetClientAccountGeneralInfoResponse::Ok(body) => json_answer(status, &body)?,
+        apis::profile::GetClientAccountGeneralInfoResponse::Ok {
+            body,
+            cache_control,
+            e_tag,
+        } => json_answer(status, &body)?
+            .with_header("Cache-Control", Some(&cache_control))?
+            .with_header("ETag", Some(&e_tag))?,
+        apis::profile::GetClientAccountGeneralInfoResponse::NotModified {
+            cache_control,
+            e_tag,
+        } => HttpResponse::build(status)
+            .finish()
+            .with_header("Cache-Control", Some(&cache_control))?
+            .with_header("ETag", Some(&e_tag))?,
     })
 }

@@ -1,0 +1,12 @@
+DROP TABLE idempotency_keys;
+DROP TRIGGER subscribers_version_after_delete ON subscribers;
+DROP TRIGGER subscribers_version_after_update ON subscribers;
+DROP TRIGGER subscribers_version_after_insert ON subscribers;
+DROP TRIGGER billing_groups_version_after_delete ON billing_groups;
+DROP TRIGGER billing_groups_version_after_update ON billing_groups;
+DROP TRIGGER billing_groups_version_after_insert ON billing_groups;
+DROP TRIGGER invoices_version_after_delete ON invoices;
+DROP TRIGGER invoices_version_after_update ON invoices;
+DROP TRIGGER invoices_version_after_insert ON invoices;
+DROP FUNCTION customers_bump_data_version();
+ALTER TABLE customers DROP COLUMN data_version;
