@@ -22,7 +22,7 @@ SCHEMA := billing-impl/src/db/schema.rs
 # The database: DATABASE_URL when set, else the checkout's private cluster (scripts/pg.sh).
 DB_URL = $$(scripts/database-url.sh)
 
-.PHONY: help run test contract docs-check bench bench-test generate check-generated check-contract-change schema check-schema lint example ci pg-stop
+.PHONY: help run test contract docs-check bench bench-test generate check-generated check-contract-change schema check-schema check-unit check-docs lint example ci pg-stop
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -69,6 +69,13 @@ check-schema: $(DIESEL) ## Fail when the diesel schema differs from what migrati
 	&& echo "$(SCHEMA) matches migrations/" \
 	|| { echo "$(SCHEMA) is stale: run 'make schema' and commit the result" >&2; exit 1; }
 
+check-docs: ## The README within 150 lines and linking every doc; no paragraph over 120 words
+	python3 scripts/check-docs.py
+
+check-unit: ## systemd-analyze verify and security on deploy/billing.service
+	cargo build -p billing-impl --bin billing
+	scripts/check-unit.sh target/debug/billing
+
 lint: ## rustfmt and clippy, warnings as errors, on the hand-written crates
 	cargo fmt -p billing-impl -p contract-runtime -p billing-test-support -p billing-bench --check
 	cargo clippy -p billing-impl -p contract-runtime -p billing-test-support -p billing-bench --all-targets -- -D warnings
@@ -76,7 +83,7 @@ lint: ## rustfmt and clippy, warnings as errors, on the hand-written crates
 example: ## Run the example client against a real server with the demo data
 	scripts/example.sh
 
-ci: check-generated check-contract-change check-schema lint test example contract docs-check ## What CI runs
+ci: check-generated check-contract-change check-schema lint check-docs check-unit test example contract docs-check bench-test ## What CI runs
 
 pg-stop: ## Stop the checkout's private PostgreSQL cluster
 	scripts/pg.sh stop

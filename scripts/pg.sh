@@ -6,6 +6,8 @@
 #   scripts/pg.sh url     print DATABASE_URL
 #   scripts/pg.sh replica copy the primary on port BILLING_PG_PRIMARY_PORT (pg_basebackup) on
 #                         first use, start as its streaming replica, print its DATABASE_URL
+#   scripts/pg.sh crash   stop at once, as a lost machine would (immediate shutdown)
+#   scripts/pg.sh promote make a replica the primary
 # BILLING_PG_DIR and BILLING_PG_PORT choose another folder and port (the tests make
 # clusters of their own to stop and start).
 # As root (where initdb refuses to run) the cluster belongs to the `postgres` system user.
@@ -91,7 +93,9 @@ case "${1:-start}" in
     start) start ;;
     replica) replica ;;
     stop) [ -f "$data/PG_VERSION" ] && as_owner "$(find_bin pg_ctl)" stop --pgdata="$data" --mode=fast ;;
+    crash) as_owner "$(find_bin pg_ctl)" stop --pgdata="$data" --mode=immediate ;;
+    promote) as_owner "$(find_bin pg_ctl)" promote --pgdata="$data" --wait >/dev/null ;;
     status) running ;;
     url) echo "$url" ;;
-    *) echo "usage: $0 start|stop|status|url|replica" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|status|url|replica|crash|promote" >&2; exit 2 ;;
 esac

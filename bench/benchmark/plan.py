@@ -30,7 +30,9 @@ class Wrk:
     path: str = ""
     customers: str = "bulk"  # bulk, big (10,000 bills) or small (10 bills)
     expect: int = 200
-    # main; quiet (metrics off); baseline (the binary of --baseline, when given)
+    # main; quiet (metrics off); baseline (the binary of --baseline, when given); pgbouncer
+    # (through PgBouncer in transaction mode, BILLING_DB_POOLER=transaction); unprepared
+    # (BILLING_DB_POOLER=transaction without PgBouncer: what its statements alone cost)
     server: str = "main"
     accept_encoding: str = ""
     # Sent with the tag of each customer's first page (`conditional.lua`).
@@ -173,6 +175,11 @@ PLAN = (
             Wrk("c64", "64 connections", "bills.lua", (64,)),
             Wrk("c256", "256 connections", "bills.lua", (256,)),
         )),
+        InTurns("pgbouncer", "list bills at 64 connections, direct and through PgBouncer", (
+            Wrk("direct", "direct", "bills.lua", (64,)),
+            Wrk("unprepared", "direct, unprepared statements", "bills.lua", (64,), server="unprepared"),
+            Wrk("pooled", "through PgBouncer (transaction mode)", "bills.lua", (64,), server="pgbouncer"),
+        ), pairs=3),
     )),
     # A bill run into copies of the data set, which holds its customers.
     Section("shared", (
@@ -229,6 +236,16 @@ FIGURES = (
            "pairs in turns", "connections", "c256.rps", "c64.rps", ">= 1"),
     Ratio("the same from the rows above", "bills-shared@256.rps", "bills-shared@64.rps"),
     Ratio("the same, PostgreSQL on cores of its own", "bills-apart@256.rps", "bills-apart@64.rps"),
+    Paired("list bills req/s through PgBouncer (transaction mode) ÷ direct at 64 connections, every "
+           "process on every core, median of the pairs in turns", "pgbouncer", "pooled.rps",
+           "direct.rps", ">= 0.8"),
+    Paired("CPU µs per list-bills request of every process (PgBouncer's too) through PgBouncer ÷ "
+           "direct, median of the pairs in turns", "pgbouncer", "pooled.cpu_us_total",
+           "direct.cpu_us_total"),
+    Paired("the same, PostgreSQL's CPU alone", "pgbouncer", "pooled.cpu_us.database",
+           "direct.cpu_us.database"),
+    Paired("list bills req/s with unprepared statements (BILLING_DB_POOLER=transaction) ÷ prepared, "
+           "both direct, median of the pairs in turns", "pgbouncer", "unprepared.rps", "direct.rps"),
     Ratio("/health req/s at 256 ÷ at 64 connections", "health@256.rps", "health@64.rps"),
     Paired("list bills req/s, metrics on ÷ off, median of the pairs in turns",
            "metrics", "on.rps", "off.rps", ">= 0.97"),

@@ -131,6 +131,45 @@ class Cluster:
         shutil.rmtree(self.env["BILLING_PG_DIR"], ignore_errors=True)
 
 
+class PgBouncer:
+    """Debian's PgBouncer in transaction mode in front of the cluster's databases, on
+    `cores`; as root, it runs as `postgres` (it refuses root), as the cluster does."""
+
+    BINARY = "/usr/sbin/pgbouncer"
+
+    def __init__(self, cluster_url: str, cores: frozenset[int]) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="billing-bench-pgbouncer-"))
+        self.port = free_port()
+        cluster_port = cluster_url.rsplit(":", 1)[1].split("/")[0]
+        # As many server connections per database as the server's pool could want.
+        (self.folder / "pgbouncer.ini").write_text(
+            f"[databases]\n* = host=127.0.0.1 port={cluster_port} user=billing\n"
+            f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {self.port}\n"
+            "unix_socket_dir =\nauth_type = any\npool_mode = transaction\n"
+            "default_pool_size = 64\nmax_client_conn = 1000\nserver_reset_query =\n"
+            f"logfile = {self.folder}/pgbouncer.log\n")
+        as_postgres = ["-u", "postgres"] if os.geteuid() == 0 else []
+        if as_postgres:
+            shutil.chown(self.folder, "postgres")
+        self.process = subprocess.Popen([self.BINARY, "--quiet", *as_postgres,
+                                         str(self.folder / "pgbouncer.ini")],
+                                        stdout=subprocess.DEVNULL, preexec_fn=on_cores(cores))
+        deadline = time.monotonic() + 10
+        while socket.socket().connect_ex(("127.0.0.1", self.port)) != 0:
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"PgBouncer did not listen: {self.folder}/pgbouncer.log")
+            time.sleep(0.02)
+
+    def url_of(self, database_url: str) -> str:
+        """`database_url`'s database, through PgBouncer."""
+        return f"postgres://billing@127.0.0.1:{self.port}/{database_url.rsplit('/', 1)[1]}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 class Server:
     """`billing serve` on `cores`, on a free port, over the cluster's database."""
 

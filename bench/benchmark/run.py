@@ -13,8 +13,8 @@ from pathlib import Path
 
 from . import billrun, load, plan
 from .load import MeasurementFailed
-from .processes import (ROOT, Cluster, Layout, Server, basic_credentials, free_port, layouts,
-                        move_to_cores, run)
+from .processes import (ROOT, Cluster, Layout, PgBouncer, Server, basic_credentials, free_port,
+                        layouts, move_to_cores, run)
 
 BIG_CUSTOMER = 9_000_001  # 10,000 bills
 SMALL_CUSTOMER = 9_100_001  # 10 bills
@@ -59,6 +59,7 @@ class Context:
     bill_run: dict[str, Path] = field(default_factory=dict)
     servers: dict[str, Server] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
+    bouncer: PgBouncer | None = None
 
     def server_env(self, metrics: bool) -> dict[str, str]:
         env = {**os.environ, "DATABASE_URL": self.database_url, "RUST_LOG": "warn",
@@ -67,12 +68,18 @@ class Context:
         return env
 
     def server(self, name: str) -> Server:
-        """The section's server `name` (`main`, or `quiet`: metrics off), started on first use."""
+        """The section's server `name` (`plan.Wrk.server`), started on first use."""
         if name not in self.servers:
             if name == "baseline" and not self.options.baseline:
                 raise MeasurementFailed("no --baseline binary was given")
             binary = self.options.baseline if name == "baseline" else self.options.binary
-            server = Server(binary, self.server_env(metrics=name != "quiet"), self.layout.others)
+            env = self.server_env(metrics=name != "quiet")
+            if name in ("pgbouncer", "unprepared"):
+                env["BILLING_DB_POOLER"] = "transaction"
+            if name == "pgbouncer":
+                self.bouncer = PgBouncer(self.cluster.url, self.layout.others)
+                env["DATABASE_URL"] = self.bouncer.url_of(self.database_url)
+            server = Server(binary, env, self.layout.others)
             self.servers[name] = server
             self.tokens[name] = server.token(self.client)
             self.results["values"].setdefault("startup_ms", server.startup_seconds * 1000)
@@ -93,6 +100,9 @@ class Context:
             server.stop()
         self.servers.clear()
         self.tokens.clear()
+        if self.bouncer:
+            self.bouncer.stop()
+            self.bouncer = None
 
 
 def execute(options) -> dict:
@@ -246,7 +256,6 @@ def record(context: Context, key: str, step, level: int, measurement) -> dict | 
     except MeasurementFailed as error:
         record_failure(context, key, step, level, error)
         return None
-    figures["cpu_us_total"] = sum(figures["cpu_us"].values())
     context.results["measurements"][key] = {**describe(context, step, level), **figures}
     print(f"  {step.label} at {level}: {figures['rps']:,.0f}/s", flush=True)
     return figures
@@ -278,8 +287,14 @@ def resolve_level(results: dict, level: int | str) -> int:
 
 
 def measure(context: Context, step, level: int, seconds: int | None = None) -> dict:
-    """One measurement of `step` at `level`, on the section's layout."""
-    seconds = seconds or context.options.seconds
+    """One measurement of `step` at `level`, on the section's layout, with the CPU time
+    per request of every process watched together as `cpu_us_total`."""
+    figures = measure_step(context, step, level, seconds or context.options.seconds)
+    figures["cpu_us_total"] = sum(figures["cpu_us"].values())
+    return figures
+
+
+def measure_step(context: Context, step, level: int, seconds: int) -> dict:
     layout, cluster = context.layout, context.cluster
     watch = {"database": cluster.processes}
     if isinstance(step, plan.Pgbench):
@@ -292,6 +307,8 @@ def measure(context: Context, step, level: int, seconds: int | None = None) -> d
         return measure_load(context, step)
     server = context.server(step.server)
     watch = {"server": lambda: [server.process.pid], **watch}
+    if step.server == "pgbouncer":
+        watch["pgbouncer"] = lambda: [context.bouncer.process.pid]
     return load.wrk(f"{server.base}/", level, seconds, step.script, wrk_env(context, step),
                     layout.others, watch)
 

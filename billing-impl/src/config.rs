@@ -35,13 +35,38 @@ pub struct DatabaseUrl {
     /// PostgreSQL connection URL.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Secret,
+
+    /// A URL that reaches PostgreSQL itself, not through a pooler in transaction mode, for
+    /// the work that needs a session of its own: migrations, imports and the other commands
+    /// than `serve`. `DATABASE_URL` by default.
+    #[arg(long, env = "BILLING_MIGRATION_DATABASE_URL", hide_env_values = true)]
+    pub migration_database_url: Option<Secret>,
 }
 
 impl DatabaseUrl {
-    /// The URL itself, for the one place that connects.
+    /// The URL the server's pools connect to.
     pub fn expose(&self) -> &str {
         self.database_url.expose()
     }
+
+    /// The URL of a session of its own: the migration URL if there is one, else the
+    /// server's.
+    pub fn direct(&self) -> &str {
+        self.migration_database_url
+            .as_ref()
+            .unwrap_or(&self.database_url)
+            .expose()
+    }
+}
+
+/// What stands between the server and PostgreSQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Pooler {
+    /// Nothing, or a pooler that gives each client a server connection of its own.
+    Session,
+    /// A pooler that lends a server connection for one transaction (PgBouncer's
+    /// `pool_mode = transaction`): no named prepared statements, no session settings.
+    Transaction,
 }
 
 /// How to reach PostgreSQL, and how many connections to hold.
@@ -50,23 +75,19 @@ pub struct DatabaseConfig {
     #[command(flatten)]
     pub database_url: DatabaseUrl,
 
-    /// Connections in the pool. By default three per core, from 4 to 32: a request holds
-    /// its connection for a network round trip and PostgreSQL's work, so about three
-    /// connections keep one core of a database as large as this machine busy (measured:
-    /// `make bench`); 32 lets three instances share PostgreSQL's default
-    /// `max_connections` of 100 with the three connections it reserves for superusers.
-    /// The database work runs on as many threads as the pool has connections.
+    /// What the server connects through: `session` (PostgreSQL itself, or a pooler in
+    /// session mode) or `transaction` (a pooler in transaction mode; docs/scaling.md says
+    /// what then moves to role settings and `billing migrate`).
+    #[arg(long, env = "BILLING_DB_POOLER", value_enum, default_value_t = Pooler::Session)]
+    pub db_pooler: Pooler,
+
+    /// Connections in the pool, and database threads; three per core by default, from 4
+    /// to 32 (docs/operations.md says why).
     #[arg(long, env = "BILLING_DB_POOL_SIZE")]
     pub db_pool_size: Option<u32>,
 
-    /// How far below the HTTP workers the database threads are scheduled: their nice value
-    /// is this much above the process's (0 to 19; 0 schedules them alike). When the cores
-    /// are busy, the HTTP workers come first, so that requests are read, and queued in
-    /// order of arrival for the database, as soon as they come, instead of waiting unread
-    /// in their connections while the database work that is already queued runs; and
-    /// `/health`, `/ready` and refusals stay prompt. On 2 cores shared with PostgreSQL and
-    /// wrk, list bills at 256 connections, three interleaved runs each (10 s): p99 ÷ p50
-    /// 2.55, 2.19 and 11 with 0, 2.12, 1.82 and 2.08 with 5, at 8,200 to 10,900 req/s.
+    /// How far above the HTTP workers' nice value the database threads run (0 to 19), so
+    /// that requests are read and queued in order while the cores are busy.
     #[arg(
         long,
         env = "BILLING_DB_THREAD_NICENESS",
@@ -79,7 +100,8 @@ pub struct DatabaseConfig {
     #[arg(long, env = "BILLING_DB_POOL_TIMEOUT_MS", default_value_t = 2000)]
     pub db_pool_timeout_ms: u64,
 
-    /// Milliseconds one SQL statement may run before PostgreSQL cancels it.
+    /// Milliseconds one SQL statement may run before PostgreSQL cancels it (under
+    /// `BILLING_DB_POOLER=transaction`, the role's `statement_timeout` instead).
     #[arg(long, env = "BILLING_DB_STATEMENT_TIMEOUT_MS", default_value_t = 5000)]
     pub db_statement_timeout_ms: u64,
 
@@ -104,10 +126,8 @@ pub struct DatabaseConfig {
     #[arg(long, env = "BILLING_READ_AFTER_WRITE_MS", default_value_t = 2000)]
     pub read_after_write_ms: u64,
 
-    /// Customers' keys (`idType` and `id` to the database's key) the bill listings
-    /// remember, at most; the least used are forgotten first. A page read by a remembered
-    /// key spares PostgreSQL the customer's lookup on every request (`CustomerKeys` says
-    /// why that is safe).
+    /// Customers' keys the bill listings remember, at most, sparing PostgreSQL the
+    /// customer's lookup (`CustomerKeys` says why that is safe).
     #[arg(
         long,
         env = "BILLING_CUSTOMER_KEY_CACHE_SIZE",

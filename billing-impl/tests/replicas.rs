@@ -8,7 +8,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use billing_impl::{auth, db, seed};
 use common::process::{Cluster, ServerProcess, client, free_port, token};
 use diesel::{Connection, PgConnection, connection::SimpleConnection};
 use serde_json::{Value, json};
@@ -20,18 +19,9 @@ const GROUPS: &str = "/v2/billing/customers/CLIENT_CODE/1001/bills/groups";
 /// client with both scopes.
 fn primary_and_replica() -> (Cluster, Cluster, (String, String)) {
     let primary = Cluster::start();
-    db::migrate(&primary.url()).expect("migrate");
-    let mut conn = PgConnection::establish(&primary.url()).expect("connect");
-    seed::demo(&mut conn).expect("demo data");
-    let client = auth::clients::create(
-        &mut conn,
-        "replicas",
-        &["read".into(), "write".into()],
-        &auth::clients::CustomerGrant::All,
-    )
-    .expect("client");
+    let credentials = primary.with_demo_data("replicas");
     let replica = Cluster::replica_of(&primary);
-    (primary, replica, (client.client_id, client.client_secret))
+    (primary, replica, credentials)
 }
 
 /// A server instance over the primary and the replica, with its admin listener on.

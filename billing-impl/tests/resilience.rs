@@ -7,33 +7,18 @@ use billing_test_support as common;
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     thread,
     time::{Duration, Instant},
 };
 
-use billing_impl::{auth, db, seed};
-use common::process::{Cluster, ServerProcess, client, token};
+use billing_impl::{auth, db};
+use common::process::{Cluster, ServerProcess, client, token, wait_for_more};
 use diesel::{Connection, PgConnection, RunQueryDsl, connection::SimpleConnection};
 
 const BILLS: &str = "/v2/billing/customers/CLIENT_CODE/1001/bills";
 const GROUPS: &str = "/v2/billing/customers/CLIENT_CODE/1001/bills/groups";
-
-/// Migrates and seeds the cluster's database; returns a client id and secret with both scopes.
-fn prepare(url: &str) -> (String, String) {
-    db::migrate(url).expect("migrate");
-    let mut conn = PgConnection::establish(url).expect("connect");
-    seed::demo(&mut conn).expect("demo data");
-    let client = auth::clients::create(
-        &mut conn,
-        "resilience",
-        &["read".into(), "write".into()],
-        &auth::clients::CustomerGrant::All,
-    )
-    .expect("client");
-    (client.client_id, client.client_secret)
-}
 
 /// Creates `count` groups named `prefix` and a number, each from a thread of its own, so
 /// that a test can hold them up (with a lock) and see how they end.
@@ -72,7 +57,7 @@ const OUTAGE_POOL_TIMEOUT: Duration = Duration::from_secs(1);
 #[test]
 fn a_database_stopped_under_load_answers_503_and_serves_again_without_a_restart() {
     let cluster = Cluster::start();
-    let credentials = prepare(&cluster.url());
+    let credentials = cluster.with_demo_data("resilience");
     let server = ServerProcess::start(&cluster.url(), &[("BILLING_DB_POOL_TIMEOUT_MS", "1000")]);
     server.wait_until(Duration::from_secs(20), "/ready", 200);
     let token = token(&server, &credentials);
@@ -164,16 +149,23 @@ fn a_database_stopped_under_load_answers_503_and_serves_again_without_a_restart(
 }
 
 /// A load of reads, a create and a delete by query in turn, from `threads` threads, each
-/// request stamped with when it started, when it ended and how, until `stop`.
+/// request stamped with when it started, when it ended and how, until `stop`; `answered`
+/// counts the requests that ended.
 fn load(
     server: &ServerProcess,
     token: &str,
     threads: usize,
     stop: &Arc<AtomicBool>,
+    answered: &Arc<AtomicUsize>,
 ) -> Vec<thread::JoinHandle<Vec<(Instant, Instant, u16)>>> {
     (0..threads)
         .map(|worker| {
-            let (base, token, stop) = (server.base.clone(), token.to_owned(), stop.clone());
+            let (base, token, stop, answered) = (
+                server.base.clone(),
+                token.to_owned(),
+                stop.clone(),
+                answered.clone(),
+            );
             thread::spawn(move || {
                 let http = client();
                 let mut seen = Vec::new();
@@ -196,6 +188,7 @@ fn load(
                         .map(|r| r.status().as_u16())
                         .unwrap_or(0);
                     seen.push((started, Instant::now(), status));
+                    answered.fetch_add(1, Ordering::Relaxed);
                     thread::sleep(Duration::from_millis(10));
                 }
                 seen
@@ -215,13 +208,16 @@ fn started_after(seen: &[(Instant, Instant, u16)], since: Instant) -> Vec<u16> {
 #[test]
 fn terminated_connections_and_a_restart_fail_no_request_that_starts_afterwards() {
     let cluster = Cluster::start();
-    let credentials = prepare(&cluster.url());
+    let credentials = cluster.with_demo_data("resilience");
     let server = ServerProcess::start(&cluster.url(), &[("BILLING_DB_POOL_SIZE", "4")]);
     server.wait_until(Duration::from_secs(20), "/ready", 200);
     let token = token(&server, &credentials);
-    let stop = Arc::new(AtomicBool::new(false));
-    let workers = load(&server, &token, 4, &stop);
-    thread::sleep(Duration::from_millis(500));
+    let (stop, answered) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let workers = load(&server, &token, 4, &stop, &answered);
+    wait_for_more(&answered, 20);
 
     let mut admin = PgConnection::establish(&cluster.url()).expect("connect");
     let killed: Vec<Terminated> = diesel::sql_query(
@@ -235,7 +231,7 @@ fn terminated_connections_and_a_restart_fail_no_request_that_starts_afterwards()
         !killed.is_empty() && killed.iter().all(|backend| backend.terminated),
         "the server's connections were found and ended"
     );
-    thread::sleep(Duration::from_millis(700));
+    wait_for_more(&answered, 20);
 
     // A write in flight when the database stops may not know whether it committed (503):
     // the requests after the terminations count only when they ended before the stop.
@@ -243,7 +239,7 @@ fn terminated_connections_and_a_restart_fail_no_request_that_starts_afterwards()
     cluster.stop();
     cluster.restart();
     let restarted = Instant::now();
-    thread::sleep(Duration::from_millis(700));
+    wait_for_more(&answered, 20);
     stop.store(true, Ordering::Relaxed);
     let seen: Vec<(Instant, Instant, u16)> = workers
         .into_iter()
@@ -295,7 +291,7 @@ const EXHAUSTED_POOL_TIMEOUT: Duration = Duration::from_secs(3);
 #[test]
 fn an_exhausted_pool_answers_every_waiter_by_the_pool_timeout_and_the_rest_at_once() {
     let cluster = Cluster::start();
-    let credentials = prepare(&cluster.url());
+    let credentials = cluster.with_demo_data("resilience");
     let server = ServerProcess::start(
         &cluster.url(),
         &[
@@ -435,7 +431,7 @@ fn a_server_started_before_its_database_becomes_ready_by_itself() {
 #[test]
 fn a_write_that_answered_200_survives_kill_9() {
     let cluster = Cluster::start();
-    let credentials = prepare(&cluster.url());
+    let credentials = cluster.with_demo_data("resilience");
     let server = ServerProcess::start(&cluster.url(), &[]);
     server.wait_until(Duration::from_secs(20), "/ready", 200);
     let token = token(&server, &credentials);
@@ -461,7 +457,7 @@ fn a_write_that_answered_200_survives_kill_9() {
 #[test]
 fn sigterm_finishes_the_requests_in_flight_and_exits_0() {
     let cluster = Cluster::start();
-    let credentials = prepare(&cluster.url());
+    let credentials = cluster.with_demo_data("resilience");
     let mut server = ServerProcess::start(
         &cluster.url(),
         &[("BILLING_SHUTDOWN_TIMEOUT_SECONDS", "10")],
@@ -545,7 +541,7 @@ fn database_threads_run_below_the_http_workers_as_configured() {
 #[test]
 fn a_write_whose_commit_was_never_answered_is_retried_safely_with_its_idempotency_key() {
     let cluster = Cluster::start();
-    let credentials = prepare(&cluster.url());
+    let credentials = cluster.with_demo_data("resilience");
     let proxy = common::faults::CommitBreaker::start(cluster.port());
     let through_proxy = format!("postgres://billing@127.0.0.1:{}/billing", proxy.port);
     let server = ServerProcess::start(&through_proxy, &[]);

@@ -6,7 +6,7 @@ use std::{
     ops::RangeInclusive,
     path::PathBuf,
     process::{Child, Command, Stdio},
-    sync::atomic::{AtomicU32, Ordering},
+    sync::atomic::{AtomicU32, AtomicUsize, Ordering},
     time::{Duration, Instant},
 };
 
@@ -126,6 +126,16 @@ impl Cluster {
         self.pg("stop");
     }
 
+    /// Stops the cluster at once, as a lost machine would (immediate shutdown).
+    pub fn crash(&self) {
+        self.pg("crash");
+    }
+
+    /// Makes the replica the primary, and waits until it takes writes.
+    pub fn promote(&self) {
+        self.pg("promote");
+    }
+
     pub fn url(&self) -> String {
         format!("postgres://billing@127.0.0.1:{}/billing", self.port)
     }
@@ -133,6 +143,23 @@ impl Cluster {
     /// The port the cluster listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Migrates the cluster's database and loads the demo data into it; the id and secret
+    /// of a new client `name` with both scopes, serving every customer.
+    pub fn with_demo_data(&self, name: &str) -> (String, String) {
+        use diesel::Connection;
+        billing_impl::db::migrate(&self.url()).expect("migrate");
+        let mut conn = diesel::PgConnection::establish(&self.url()).expect("connect");
+        billing_impl::seed::demo(&mut conn).expect("demo data");
+        let client = billing_impl::auth::clients::create(
+            &mut conn,
+            name,
+            &["read".into(), "write".into()],
+            &billing_impl::auth::clients::CustomerGrant::All,
+        )
+        .expect("client");
+        (client.client_id, client.client_secret)
     }
 }
 
@@ -298,6 +325,21 @@ pub fn billing(database_url: &str, args: &[&str], stdin: &[u8]) -> Finished {
     }
 }
 
+/// Waits until `counter` (of requests a load has had answered, say) has grown by `more`,
+/// however slow the machine; panics when it stalls for a minute.
+pub fn wait_for_more(counter: &AtomicUsize, more: usize) {
+    let target = counter.load(Ordering::Relaxed) + more;
+    let started = Instant::now();
+    while counter.load(Ordering::Relaxed) < target {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "stalled at {} of {target}",
+            counter.load(Ordering::Relaxed)
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// A blocking HTTP client for the tests that drive a server process.
 pub fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
@@ -322,4 +364,125 @@ pub fn token(server: &ServerProcess, (id, secret): &(String, String)) -> String 
         .as_str()
         .expect("access_token")
         .to_owned()
+}
+
+/// Debian's PgBouncer in transaction mode in front of a cluster's databases, with
+/// `server_connections` connections to each at most; stopped when dropped. As root, it
+/// runs as `postgres` (PgBouncer refuses root), as the clusters do.
+pub struct PgBouncer {
+    dir: PathBuf,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl PgBouncer {
+    /// Starts it in front of the cluster on `cluster_port`, and waits until it listens.
+    pub fn start(cluster_port: u16, server_connections: u32) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "billing-pgbouncer-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).expect("a folder for PgBouncer");
+        let port = free_port();
+        let config = format!(
+            "[databases]\n\
+             * = host=127.0.0.1 port={cluster_port} user=billing\n\
+             [pgbouncer]\n\
+             listen_addr = 127.0.0.1\n\
+             listen_port = {port}\n\
+             unix_socket_dir =\n\
+             auth_type = any\n\
+             pool_mode = transaction\n\
+             default_pool_size = {server_connections}\n\
+             max_client_conn = 500\n\
+             server_reset_query =\n\
+             server_login_retry = 1\n\
+             logfile = {dir}/pgbouncer.log\n\
+             pidfile = {dir}/pgbouncer.pid\n",
+            dir = dir.display()
+        );
+        std::fs::write(dir.join("pgbouncer.ini"), config).expect("PgBouncer's configuration");
+        if is_root() {
+            let status = Command::new("chown")
+                .args(["-R", "postgres"])
+                .arg(&dir)
+                .status();
+            assert!(
+                status.is_ok_and(|s| s.success()),
+                "chown the PgBouncer folder"
+            );
+        }
+        let mut bouncer = Self {
+            dir,
+            port,
+            child: None,
+        };
+        bouncer.restart();
+        bouncer
+    }
+
+    /// Its URL for the cluster's `billing` database.
+    pub fn url(&self) -> String {
+        self.url_of("billing")
+    }
+
+    /// Its URL for the cluster's database `database`.
+    pub fn url_of(&self, database: &str) -> String {
+        format!("postgres://billing@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// Starts it (again), and waits until it accepts connections.
+    pub fn restart(&mut self) {
+        let mut command = Command::new(pgbouncer_binary());
+        if is_root() {
+            command.args(["-u", "postgres"]);
+        }
+        let child = command
+            .arg(self.dir.join("pgbouncer.ini"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start pgbouncer");
+        self.child = Some(child);
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "PgBouncer did not listen: {}",
+                std::fs::read_to_string(self.dir.join("pgbouncer.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills it (SIGKILL): every connection through it is cut.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PgBouncer {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|output| output.stdout.starts_with(b"0\n"))
+}
+
+/// Debian's `pgbouncer` (in /usr/sbin, which an ordinary user's PATH may leave out).
+fn pgbouncer_binary() -> PathBuf {
+    ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|path| path.exists())
+        .unwrap_or_else(|| PathBuf::from("pgbouncer"))
 }

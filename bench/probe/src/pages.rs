@@ -17,7 +17,7 @@ use billing_impl::{
     db::{
         Database, DbError,
         invoices::{self, InvoiceFilter},
-        pool::Pool,
+        pool::{ConnectionSettings, Pool},
         schema::customers,
     },
 };
@@ -56,7 +56,10 @@ pub fn first_pages(
     let pool = Pool::new(
         config.database_url.expose(),
         config.pool_size(),
-        Duration::from_millis(config.db_statement_timeout_ms),
+        ConnectionSettings {
+            statement_timeout: Duration::from_millis(config.db_statement_timeout_ms),
+            pooler: config.db_pooler,
+        },
     );
     let database = Database::new(config)?;
     let keys = customers::table

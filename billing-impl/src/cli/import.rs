@@ -59,7 +59,7 @@ impl Import {
             atomic,
         };
         let mut rejected = false;
-        let loaded = importer::import(database.expose(), kind, &files, &options, |summary| {
+        let loaded = importer::import(database.direct(), kind, &files, &options, |summary| {
             rejected |= summary.rejected > 0;
             match serde_json::to_string(summary) {
                 Ok(line) => println!("{line}"),

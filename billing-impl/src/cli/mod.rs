@@ -53,7 +53,7 @@ impl Cli {
 pub enum Command {
     /// Serve the API, applying pending migrations as soon as the database answers (the default).
     Serve(Box<ServeConfig>),
-    /// Apply pending migrations and exit.
+    /// Apply pending migrations and exit (over `BILLING_MIGRATION_DATABASE_URL` if set).
     Migrate(DatabaseUrl),
     /// Load the demo data set, or a bulk synthetic one.
     Seed(seed::Seed),
@@ -73,7 +73,7 @@ pub enum Command {
 pub fn run(command: Command) -> ExitCode {
     let done = match command {
         Command::Serve(config) => serve::run(*config),
-        Command::Migrate(database) => db::migrate(database.expose()).map(|applied| {
+        Command::Migrate(database) => db::migrate(database.direct()).map(|applied| {
             log::info!("{applied} migration(s) applied");
         }),
         Command::Seed(seed) => seed.run(),
@@ -92,7 +92,8 @@ pub fn run(command: Command) -> ExitCode {
     }
 }
 
-/// A connection of its own, for the commands other than `serve`.
+/// A connection of its own, for the commands other than `serve`: to the migration URL
+/// when there is one.
 fn connect(database: &DatabaseUrl) -> Result<PgConnection, SetupError> {
-    Ok(PgConnection::establish(database.expose())?)
+    Ok(PgConnection::establish(database.direct())?)
 }

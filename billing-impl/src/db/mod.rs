@@ -36,7 +36,7 @@ pub use self::{
     retry::WorkError,
 };
 use self::{
-    pool::Pool,
+    pool::{ConnectionSettings, Pool},
     queue::{QueueError, WorkQueue},
     retry::Access,
 };
@@ -78,7 +78,14 @@ impl Database {
     /// most for a connection.
     fn at(url: &str, config: &DatabaseConfig, pool_timeout: Duration) -> Result<Self, SetupError> {
         let statement_timeout = Duration::from_millis(config.db_statement_timeout_ms);
-        let pool = Pool::new(url, config.pool_size(), statement_timeout);
+        let pool = Pool::new(
+            url,
+            config.pool_size(),
+            ConnectionSettings {
+                statement_timeout,
+                pooler: config.db_pooler,
+            },
+        );
         Ok(Self {
             queue: Arc::new(WorkQueue::new(
                 pool.size() as usize,

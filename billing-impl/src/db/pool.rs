@@ -8,11 +8,12 @@ use std::{
 
 use diesel::{
     PgConnection,
-    connection::SimpleConnection,
+    connection::{CacheSize, Connection, SimpleConnection},
     r2d2::{self, ConnectionManager, CustomizeConnection, ManageConnection},
 };
 
 use super::DbError;
+use crate::config::Pooler;
 
 /// A pooled connection, whether it must not be handed out again, and when it was opened
 /// (a connection that died while it sat idle in the pool is found on its next use).
@@ -75,7 +76,7 @@ impl ManageConnection for Manager {
     }
 }
 
-/// Settings applied to every new connection of the pool.
+/// What every new connection of the pool is set up with.
 ///
 /// `random_page_cost` 1.1 (PostgreSQL's default is 4, for spinning disks) says that the
 /// invoices are read from memory or SSD. The plans of a page of bills are generic: they
@@ -85,21 +86,36 @@ impl ManageConnection for Manager {
 /// page: for the 10,000-bill customer, pages of 20 at offset 80 fell from 7,540 to 216 tps
 /// (pgbench, prepared), and a first page of 100 from 5,250 (of 80) to 207. With 1.1 the
 /// ordered index scan is kept for every page.
+///
+/// Behind a pooler in transaction mode a session setting would reach whichever client
+/// gets the server connection next, and a named prepared statement would be missing on
+/// the next server connection or already there: the connection then prepares nothing
+/// (every statement goes out with its parameters in one message) and sets nothing; the
+/// role's settings (docs/scaling.md) take the place of the `SET`s.
 #[derive(Debug)]
-struct SessionSettings {
-    statement_timeout_ms: u64,
+pub struct ConnectionSettings {
+    /// How long one statement may run before PostgreSQL cancels it.
+    pub statement_timeout: Duration,
+    /// What stands between the pool and PostgreSQL.
+    pub pooler: Pooler,
 }
 
-impl CustomizeConnection<PooledPg, r2d2::Error> for SessionSettings {
+impl CustomizeConnection<PooledPg, r2d2::Error> for ConnectionSettings {
     fn on_acquire(&self, pooled: &mut PooledPg) -> Result<(), r2d2::Error> {
-        pooled
-            .conn
-            .batch_execute(&format!(
+        match self.pooler {
+            Pooler::Session => pooled.conn.batch_execute(&format!(
                 "SET statement_timeout = {}; SET application_name = 'billing'; \
                  SET random_page_cost = 1.1",
-                self.statement_timeout_ms
-            ))
-            .map_err(r2d2::Error::QueryError)
+                self.statement_timeout.as_millis()
+            )),
+            Pooler::Transaction => {
+                pooled
+                    .conn
+                    .set_prepared_statement_cache_size(CacheSize::Disabled);
+                Ok(())
+            }
+        }
+        .map_err(r2d2::Error::QueryError)
     }
 }
 
@@ -111,20 +127,16 @@ pub type Checkout = r2d2::PooledConnection<Manager>;
 pub struct Pool(r2d2::Pool<Manager>);
 
 impl Pool {
-    /// A pool of at most `size` connections to `url`, each cancelling a statement after
-    /// `statement_timeout`. It opens none yet, so that a server starts while the database
-    /// is down.
-    pub fn new(url: &str, size: u32, statement_timeout: Duration) -> Self {
+    /// A pool of at most `size` connections to `url`, each set up as `settings` say. It
+    /// opens none yet, so that a server starts while the database is down.
+    pub fn new(url: &str, size: u32, settings: ConnectionSettings) -> Self {
         let manager = Manager(ConnectionManager::<PgConnection>::new(url));
         Self(
             r2d2::Pool::builder()
                 .max_size(size)
                 .min_idle(Some(0))
                 .test_on_check_out(false)
-                .connection_customizer(Box::new(SessionSettings {
-                    statement_timeout_ms: u64::try_from(statement_timeout.as_millis())
-                        .unwrap_or(u64::MAX),
-                }))
+                .connection_customizer(Box::new(settings))
                 .build_unchecked(manager),
         )
     }
