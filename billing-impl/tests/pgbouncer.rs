@@ -268,8 +268,9 @@ fn pgbouncer_and_postgresql_restarted_behind_the_instances_fail_no_request_once_
     thread::sleep(OUTAGE);
     cluster.restart();
     // PgBouncer tries a server it failed to reach again after `server_login_retry` (1 s
-    // in the test's configuration): a request may meet that wait once the database is back.
-    thread::sleep(Duration::from_secs(2));
+    // in the test's configuration): a request may meet that wait once the database is
+    // back. Those that start 2 s later may not.
+    thread::sleep(Duration::from_secs(3));
     let cluster_back = Instant::now();
     wait_for_more(&answered, 50);
     stop.store(true, Ordering::Relaxed);
@@ -311,6 +312,7 @@ fn behind_a_transaction_pooler_migrations_run_over_the_direct_url_only() {
     };
     let started = Instant::now();
     while !said("not migrating") {
+        // A bound for a test that would otherwise hang, not a speed.
         assert!(
             started.elapsed() < Duration::from_secs(20),
             "the server did not say that it does not migrate"

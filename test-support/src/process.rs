@@ -446,6 +446,7 @@ impl PgBouncer {
         self.child = Some(child);
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            // A bound for a test that would otherwise hang, not a speed.
             assert!(
                 started.elapsed() < Duration::from_secs(20),
                 "PgBouncer did not listen: {}",
