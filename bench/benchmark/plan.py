@@ -186,14 +186,18 @@ PLAN = (
         Load("copy", "bill run by PostgreSQL's COPY of a CSV (the limit)", "copy"),
     ), database="bill_run_copy"),
     Section("shared", (
-        Wrk("bills-idle", "list bills before the bill run", "bills.lua", (16,)),
-        Load("import-jsonl", "bill run by billing import, JSON Lines, list bills beside it",
-             "jsonl", during=16),
+        Load("import-jsonl", "bill run by billing import, JSON Lines", "jsonl"),
         Load("import-jsonl-again", "the same file again (every row unchanged)", "jsonl"),
     ), database="bill_run_jsonl"),
     Section("shared", (
         Load("import-csv", "bill run by billing import, CSV", "csv"),
     ), database="bill_run_csv"),
+    # The API's answers while a bill run loads, on cores the two share.
+    Section("shared", (
+        Wrk("bills-idle", "list bills before the bill run", "bills.lua", (16,)),
+        Load("import-live", "bill run by billing import, JSON Lines, list bills beside it",
+             "jsonl", during=16),
+    ), database="bill_run_live"),
 )
 
 KEY_RATIO = Paired(
@@ -272,7 +276,7 @@ FIGURES = (
            "baseline", "now.rps", "before.rps", ">= 0.97"),
     Ratio("10,000-bill customer, first page of its PAID bills (counted) ÷ of all its bills, mean latency",
           "big-paid@1.mean_ms", "big-offset-0@1.mean_ms"),
-    Ratio("bill run, rows/s of billing import (JSON Lines, list bills beside it) ÷ of COPY",
+    Ratio("bill run, rows/s of billing import (JSON Lines) ÷ of COPY",
           "import-jsonl@1.rps", "copy@1.rps", ">= 0.5"),
     Ratio("bill run, rows/s of billing import (CSV) ÷ of COPY", "import-csv@1.rps", "copy@1.rps",
           ">= 0.5"),
@@ -280,6 +284,8 @@ FIGURES = (
           "import-jsonl-again@1.seconds", ">= 2"),
     Ratio("list bills at 16 connections, p99 during the bill run ÷ before it",
           "bills-during@16.p99_ms", "bills-idle@16.p99_ms", "<= 2"),
+    Ratio("bill run, rows/s of billing import with list bills beside it ÷ alone",
+          "import-live@1.rps", "import-jsonl@1.rps"),
     Ratio("peak resident memory of billing import (MB)", "import-jsonl@1.peak_rss_mb", None,
           "< 64", "{:.1f}"),
     Ratio("peak resident memory of the server (MB)", "values.peak_rss_mb", None, "< 48", "{:.1f}"),
