@@ -1,7 +1,7 @@
 //! The `billing` tag: `GET /customers/{idType}/{id}/bills` over the demo data set.
 
 use billing_test_support as common;
-use common::{TestApp, assert_error_body, misplaced_positions};
+use common::{TestApp, assert_error_body, numbering_errors};
 use diesel::{RunQueryDsl, connection::SimpleConnection};
 use serde_json::Value;
 
@@ -342,7 +342,7 @@ async fn deep_pages_keep_the_order_as_invoices_come_go_and_move() {
     assert_eq!(expected.len(), 174);
     assert_eq!(paged_numbers(&app, &token, 7).await, expected);
 
-    assert_eq!(misplaced_positions(&mut conn), 0);
+    assert_eq!(numbering_errors(&mut conn), 0);
     let (status, beyond) = app
         .get(&app.api(&format!("{BILLS_1001}?pageInit=174")), &token)
         .await;
@@ -394,7 +394,7 @@ async fn positions_stay_exact_when_two_transactions_add_bills_of_one_customer_at
     }
     first.batch_execute("COMMIT").expect("first commit");
     concurrent.join().expect("the second transaction");
-    assert_eq!(misplaced_positions(&mut app.db.connect()), 0);
+    assert_eq!(numbering_errors(&mut app.db.connect()), 0);
 }
 
 #[tokio::test]
@@ -420,7 +420,7 @@ async fn a_load_of_many_customers_renumbers_them_under_a_bounded_number_of_locks
     .expect("locks");
     conn.batch_execute("COMMIT").expect("commit");
     assert!((1..=64).contains(&locks), "{locks} advisory locks");
-    assert_eq!(misplaced_positions(&mut conn), 0);
+    assert_eq!(numbering_errors(&mut conn), 0);
 }
 
 #[tokio::test]
@@ -497,6 +497,6 @@ async fn bills_that_carry_the_next_positions_keep_them_and_any_other_claim_is_re
         ("no position", "('U-1', '2027-04-01', NULL::bigint)"),
     ] {
         conn.batch_execute(&insert(rows)).expect(claim);
-        assert_eq!(misplaced_positions(&mut conn), 0, "{claim}");
+        assert_eq!(numbering_errors(&mut conn), 0, "{claim}");
     }
 }

@@ -10,7 +10,7 @@ use std::{
 };
 
 use common::{
-    Scratch, TestApp, TestDb, misplaced_positions,
+    Scratch, TestApp, TestDb, numbering_errors,
     process::{Finished, billing},
 };
 use diesel::{PgConnection, RunQueryDsl};
@@ -157,7 +157,7 @@ async fn an_imported_invoice_is_answered_exactly_as_it_was_written() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(page["invoice"][0], invoice, "the newest bill, as written");
-    assert_eq!(misplaced_positions(&mut app.db.connect()), 0);
+    assert_eq!(numbering_errors(&mut app.db.connect()), 0);
 }
 
 #[test]
@@ -548,7 +548,7 @@ fn a_second_run_of_a_file_writes_nothing_and_an_update_changes_exactly_its_rows(
         1,
         "the later line won"
     );
-    assert_eq!(misplaced_positions(&mut conn), 0);
+    assert_eq!(numbering_errors(&mut conn), 0);
 }
 
 /// A bill run of `customers` × `per_customer` minimal invoices, as JSON Lines.
@@ -627,7 +627,7 @@ fn a_run_killed_at_any_point_then_run_again_ends_as_one_clean_run() {
         loaded_before > 0 && loaded_before < 30_000,
         "killed mid-run: {loaded_before} of 30,000 loaded"
     );
-    assert_eq!(misplaced_positions(&mut conn), 0, "what committed is exact");
+    assert_eq!(numbering_errors(&mut conn), 0, "what committed is exact");
 
     let again = import(&killed.url, &["invoices", run, "--batch-rows", "100"]);
     assert_eq!(again.code, 0, "{}", again.stderr);
@@ -875,7 +875,7 @@ async fn a_bill_run_and_api_writes_on_the_same_customers_go_on_together() {
         count(&mut conn, "billing_groups WHERE group_id LIKE 'G%'"),
         2 * created
     );
-    assert_eq!(misplaced_positions(&mut conn), 0);
+    assert_eq!(numbering_errors(&mut conn), 0);
 }
 
 #[tokio::test]

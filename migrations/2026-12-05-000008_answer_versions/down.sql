@@ -8,5 +8,7 @@ DROP TRIGGER billing_groups_version_after_insert ON billing_groups;
 DROP TRIGGER invoices_version_after_delete ON invoices;
 DROP TRIGGER invoices_version_after_update ON invoices;
 DROP TRIGGER invoices_version_after_insert ON invoices;
+DROP FUNCTION customers_count_invoices();
 DROP FUNCTION customers_bump_data_version();
+ALTER TABLE customers DROP COLUMN invoice_count;
 ALTER TABLE customers DROP COLUMN data_version;

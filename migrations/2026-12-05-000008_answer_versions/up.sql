@@ -6,6 +6,15 @@
 -- customer; an answer's ETag is made of it (src/api/caching.rs).
 ALTER TABLE customers ADD COLUMN data_version BIGINT NOT NULL DEFAULT 0;
 
+-- How many invoices the customer has, kept by the statements that add or remove them: a
+-- page of bills reads it, and the version, from the customer's row in its own statement
+-- (X-Total-Count, and the Link to the last page).
+ALTER TABLE customers ADD COLUMN invoice_count BIGINT NOT NULL DEFAULT 0
+    CHECK (invoice_count >= 0);
+UPDATE customers c SET invoice_count = counted.invoices
+  FROM (SELECT customer_id, count(*) AS invoices FROM invoices GROUP BY customer_id) AS counted
+ WHERE c.customer_id = counted.customer_id;
+
 -- A customer's version becomes the id of the transaction that changes it, which no earlier
 -- transaction had: every committed change gives a new version, and a transaction that
 -- changes a customer in many statements (an import batch, staged 5,000 records at a time)
@@ -30,15 +39,51 @@ BEGIN
 END
 $$;
 
+-- The same for invoices, which also count: each customer's count moves by the invoices
+-- the statement added less those it removed. The rows are locked in ascending order of
+-- key first (the update's join takes them in any order).
+CREATE FUNCTION customers_count_invoices() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    changed BIGINT[];
+    deltas BIGINT[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        SELECT array_agg(customer_id ORDER BY customer_id), array_agg(added ORDER BY customer_id)
+          INTO changed, deltas
+          FROM (SELECT customer_id, count(*) AS added FROM new_rows GROUP BY 1) AS moved;
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT array_agg(customer_id ORDER BY customer_id), array_agg(-removed ORDER BY customer_id)
+          INTO changed, deltas
+          FROM (SELECT customer_id, count(*) AS removed FROM old_rows GROUP BY 1) AS moved;
+    ELSE
+        SELECT array_agg(customer_id ORDER BY customer_id), array_agg(delta ORDER BY customer_id)
+          INTO changed, deltas
+          FROM (SELECT customer_id, sum(delta) AS delta
+                  FROM (SELECT customer_id, 1 AS delta FROM new_rows
+                        UNION ALL SELECT customer_id, -1 FROM old_rows) AS signed
+                 GROUP BY 1) AS moved;
+    END IF;
+    PERFORM FROM customers WHERE customer_id = ANY (changed)
+      ORDER BY customer_id FOR NO KEY UPDATE;
+    UPDATE customers c
+       SET invoice_count = c.invoice_count + moved.delta, data_version = txid_current()
+      FROM unnest(changed, deltas) AS moved (customer_id, delta)
+     WHERE c.customer_id = moved.customer_id
+       AND (moved.delta <> 0 OR c.data_version <> txid_current());
+    RETURN NULL;
+END
+$$;
+
 CREATE TRIGGER invoices_version_after_insert AFTER INSERT ON invoices
     REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION customers_bump_data_version();
+    FOR EACH STATEMENT EXECUTE FUNCTION customers_count_invoices();
 CREATE TRIGGER invoices_version_after_update AFTER UPDATE ON invoices
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION customers_bump_data_version();
+    FOR EACH STATEMENT EXECUTE FUNCTION customers_count_invoices();
 CREATE TRIGGER invoices_version_after_delete AFTER DELETE ON invoices
     REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION customers_bump_data_version();
+    FOR EACH STATEMENT EXECUTE FUNCTION customers_count_invoices();
 CREATE TRIGGER billing_groups_version_after_insert AFTER INSERT ON billing_groups
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION customers_bump_data_version();

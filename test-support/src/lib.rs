@@ -397,14 +397,18 @@ impl Drop for TestApp {
 }
 
 /// Invoices whose `customer_position` is not their place among their customer's, oldest
-/// first from 1: 0 when the positions are exact.
-pub fn misplaced_positions(conn: &mut PgConnection) -> i64 {
+/// first from 1, and customers whose `invoice_count` is not how many invoices they have:
+/// 0 when the numbering is exact.
+pub fn numbering_errors(conn: &mut PgConnection) -> i64 {
     diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-        "count(*) FROM (
-             SELECT customer_position, row_number() OVER (
-                 PARTITION BY customer_id ORDER BY bill_date, invoice_number) AS expected
-             FROM invoices) AS positions
-         WHERE customer_position IS DISTINCT FROM expected",
+        "(SELECT count(*) FROM (
+              SELECT customer_position, row_number() OVER (
+                  PARTITION BY customer_id ORDER BY bill_date, invoice_number) AS expected
+              FROM invoices) AS positions
+          WHERE customer_position IS DISTINCT FROM expected)
+         + (SELECT count(*) FROM customers c
+            WHERE invoice_count <> (SELECT count(*) FROM invoices i
+                                    WHERE i.customer_id = c.customer_id))",
     ))
     .get_result(conn)
     .expect("count")

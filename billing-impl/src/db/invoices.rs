@@ -171,8 +171,8 @@ pub fn page(
     filter: &InvoiceFilter,
 ) -> QueryResult<Option<Page>> {
     if filter.is_unfiltered() && filter.offset >= BY_POSITION_FROM_OFFSET {
-        // The newest position is how many invoices the customer has.
-        let Some((newest, version)) = newest_position(conn, customer_id)? else {
+        // Positions run from 1 to how many invoices the customer has.
+        let Some((newest, version)) = counted(conn, customer_id)? else {
             return Ok(None);
         };
         let rows = load_page(
@@ -192,11 +192,8 @@ pub fn page(
     // (`summary`).
     let (rows, known) = match page_statement(customer_id, filter) {
         PageStatement::Plain(statement) => {
-            let rows: Vec<(InvoiceRow, Option<i64>, Option<i64>)> =
-                load(conn, statement, filter.limit)?;
-            let known = rows
-                .first()
-                .and_then(|&(_, newest, version)| Some((newest.unwrap_or(0), version?)));
+            let rows: Vec<(InvoiceRow, i64, i64)> = load(conn, statement, filter.limit)?;
+            let known = rows.first().map(|&(_, count, version)| (count, version));
             (rows.into_iter().map(|(row, _, _)| row).collect(), known)
         }
         built => (load_page(conn, built, filter.limit)?, None),
@@ -221,7 +218,7 @@ fn load_page(
 ) -> QueryResult<Vec<InvoiceRow>> {
     match statement {
         PageStatement::Plain(statement) => {
-            let rows: Vec<(InvoiceRow, Option<i64>, Option<i64>)> = load(conn, statement, limit)?;
+            let rows: Vec<(InvoiceRow, i64, i64)> = load(conn, statement, limit)?;
             Ok(rows.into_iter().map(|(row, _, _)| row).collect())
         }
         PageStatement::Built(statement) => load(conn, statement, limit),
@@ -235,11 +232,12 @@ fn summary(
     customer_id: i64,
     filter: &InvoiceFilter,
 ) -> QueryResult<Option<(i64, i64)>> {
-    let (total, version): (Option<i64>, Option<i64>) = if filter.is_unfiltered() {
-        diesel::select((newest_of(customer_id), version_of(customer_id))).get_result(conn)?
-    } else {
-        diesel::select((count_of(customer_id, filter), version_of(customer_id))).get_result(conn)?
-    };
+    if filter.is_unfiltered() {
+        return counted(conn, customer_id);
+    }
+    let (total, version): (Option<i64>, Option<i64>) =
+        diesel::select((count_of(customer_id, filter), version_of(customer_id)))
+            .get_result(conn)?;
     Ok(version.map(|version| (total.unwrap_or(0), version)))
 }
 
@@ -273,41 +271,14 @@ fn count_of(customer_id: i64, filter: &InvoiceFilter) -> CountOf {
 type CountOf =
     diesel::dsl::SingleValue<invoices::BoxedQuery<'static, Pg, diesel::sql_types::BigInt>>;
 
-diesel::alias!(invoices as newest_invoices: NewestInvoices);
-
-/// The newest position of the customer's invoices, as an expression of a statement (of a
-/// statement on `invoices` too, whence the alias).
-fn newest_of(customer_id: i64) -> NewestOf {
-    newest_invoices
-        .filter(newest_invoices.field(invoices::customer_id).eq(customer_id))
-        .select(diesel::dsl::max(
-            newest_invoices.field(invoices::customer_position),
-        ))
-        .single_value()
-}
-
-/// See `newest_of`.
-pub type NewestOf = diesel::dsl::SingleValue<
-    diesel::dsl::Select<
-        diesel::dsl::Filter<
-            diesel::query_source::Alias<NewestInvoices>,
-            diesel::dsl::Eq<
-                diesel::query_source::AliasedField<NewestInvoices, invoices::customer_id>,
-                i64,
-            >,
-        >,
-        diesel::helper_types::max<
-            diesel::query_source::AliasedField<NewestInvoices, invoices::customer_position>,
-        >,
-    >,
->;
-
-/// The position of the customer's newest invoice (how many invoices it has), and the
-/// customer's version; `None` when there is no such customer.
-fn newest_position(conn: &mut PgConnection, customer_id: i64) -> QueryResult<Option<(i64, i64)>> {
-    let (newest, version): (Option<i64>, Option<i64>) =
-        diesel::select((newest_of(customer_id), version_of(customer_id))).get_result(conn)?;
-    Ok(version.map(|version| (newest.unwrap_or(0), version)))
+/// How many invoices the customer whose key is `customer_id` has, and its version;
+/// `None` when there is no such customer.
+fn counted(conn: &mut PgConnection, customer_id: i64) -> QueryResult<Option<(i64, i64)>> {
+    customers::table
+        .find(customer_id)
+        .select((customers::invoice_count, customers::data_version))
+        .first(conn)
+        .optional()
 }
 
 /// The statement of a page of all the customer's invoices that ends at position `last`
@@ -339,9 +310,13 @@ where
     Ok(rows)
 }
 
-/// What a page without filters selects: each invoice, with the customer's newest position
-/// (how many invoices it has) and version.
-type PlainSelection = (AsSelect<InvoiceRow, Pg>, NewestOf, VersionOf);
+/// What a page without filters selects: each invoice, with how many invoices its customer
+/// has and the customer's version.
+type PlainSelection = (
+    AsSelect<InvoiceRow, Pg>,
+    customers::invoice_count,
+    customers::data_version,
+);
 
 /// The statement of a page without filters: its type is known when compiling, so diesel
 /// finds it prepared by its type alone, without writing its SQL again for each request.
@@ -349,7 +324,10 @@ pub type PlainPage = diesel::dsl::Select<
     diesel::dsl::Limit<
         diesel::dsl::Offset<
             diesel::dsl::Order<
-                diesel::dsl::Filter<invoices::table, OfCustomer>,
+                diesel::dsl::Filter<
+                    diesel::dsl::InnerJoin<invoices::table, customers::table>,
+                    OfCustomer,
+                >,
                 (
                     diesel::dsl::Desc<invoices::bill_date>,
                     diesel::dsl::Desc<invoices::invoice_number>,
@@ -391,19 +369,30 @@ impl PageStatement {
 pub fn page_statement(customer_id: i64, filter: &InvoiceFilter) -> PageStatement {
     let newest_first = (invoices::bill_date.desc(), invoices::invoice_number.desc());
     if filter.offset < DEFERRED_JOIN_FROM_PAGES * filter.limit {
-        let page = invoices::table
-            .filter(of_customer(customer_id))
-            .order(newest_first)
-            .offset(filter.offset)
-            .limit(filter.limit);
         return if filter.is_unfiltered() {
-            PageStatement::Plain(page.select((
-                InvoiceRow::as_select(),
-                newest_of(customer_id),
-                version_of(customer_id),
-            )))
+            // The customer's row joins each invoice: one index lookup for the count and
+            // the version.
+            PageStatement::Plain(
+                invoices::table
+                    .inner_join(customers::table)
+                    .filter(of_customer(customer_id))
+                    .order(newest_first)
+                    .offset(filter.offset)
+                    .limit(filter.limit)
+                    .select((
+                        InvoiceRow::as_select(),
+                        customers::invoice_count,
+                        customers::data_version,
+                    )),
+            )
         } else {
-            let page = page.select(InvoiceRow::as_select()).into_boxed();
+            let page = invoices::table
+                .filter(of_customer(customer_id))
+                .order(newest_first)
+                .offset(filter.offset)
+                .limit(filter.limit)
+                .select(InvoiceRow::as_select())
+                .into_boxed();
             PageStatement::Built(with_filters(page, filter))
         };
     }

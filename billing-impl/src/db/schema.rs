@@ -33,6 +33,7 @@ diesel::table! {
         name -> Text,
         created_at -> Timestamptz,
         data_version -> Int8,
+        invoice_count -> Int8,
     }
 }
 
