@@ -47,7 +47,9 @@ impl BillingService {
     ) -> Result<Bills, ApiError> {
         let customer = caller.customer(id_type, id)?;
         let filter = filter(query, group)?;
-        let what = format!("bills {filter:?}");
+        let links = Links::new(&self.base_path, &customer.id_type, customer.code, &filter);
+        // The page's own link stands for the request in its tag.
+        let what = links.of_page(filter.offset);
         let keys = self.customer_keys.clone();
         if let Some(tags) = if_none_match {
             let (name, keys) = (customer.clone(), keys.clone());
@@ -64,7 +66,6 @@ impl BillingService {
                 }
             }
         }
-        let links = Links::new(&self.base_path, &customer.id_type, customer.code, &filter);
         let page = self
             .reads
             .read(&caller.client.client_id, move |conn| {
@@ -98,6 +99,9 @@ struct Links {
     offset: i64,
     quantity: i64,
 }
+
+/// The most a link's query string adds to the path and the rest, with room to spare.
+const LINK_OVERHEAD_BYTES: usize = 48;
 
 impl Links {
     fn new(base_path: &str, id_type: &str, code: i64, filter: &InvoiceFilter) -> Self {
@@ -140,24 +144,46 @@ impl Links {
     /// always, `prev` but on the first page, `next` but on the last.
     fn header(&self, total: i64) -> String {
         let last = (total.max(1) - 1) / self.quantity * self.quantity;
-        let mut links = vec![(0, "first")];
-        if self.offset > 0 {
-            links.push(((self.offset - self.quantity).clamp(0, last), "prev"));
+        let prev = (self.offset > 0).then(|| (self.offset - self.quantity).clamp(0, last));
+        let next = (self.offset + self.quantity < total).then_some(self.offset + self.quantity);
+        let links = [
+            (Some(0), "first"),
+            (prev, "prev"),
+            (next, "next"),
+            (Some(last), "last"),
+        ];
+        let mut header = String::with_capacity(
+            links.len() * (self.path.len() + self.rest.len() + LINK_OVERHEAD_BYTES),
+        );
+        for (offset, rel) in links {
+            let Some(offset) = offset else { continue };
+            if !header.is_empty() {
+                header.push_str(", ");
+            }
+            header.push('<');
+            self.write_page(&mut header, offset);
+            header.push_str(">; rel=\"");
+            header.push_str(rel);
+            header.push('"');
         }
-        if self.offset + self.quantity < total {
-            links.push((self.offset + self.quantity, "next"));
-        }
-        links.push((last, "last"));
-        links
-            .iter()
-            .map(|(offset, rel)| {
-                format!(
-                    "<{}?pageInit={offset}&{}>; rel=\"{rel}\"",
-                    self.path, self.rest
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
+        header
+    }
+
+    /// The path and query string of the page at `offset`.
+    fn of_page(&self, offset: i64) -> String {
+        let mut link =
+            String::with_capacity(self.path.len() + self.rest.len() + LINK_OVERHEAD_BYTES);
+        self.write_page(&mut link, offset);
+        link
+    }
+
+    /// Writes `of_page(offset)` to `out`.
+    fn write_page(&self, out: &mut String, offset: i64) {
+        out.push_str(&self.path);
+        out.push_str("?pageInit=");
+        out.push_str(itoa::Buffer::new().format(offset));
+        out.push('&');
+        out.push_str(&self.rest);
     }
 }
 

@@ -5,6 +5,8 @@
 //! whose `If-None-Match` names the current tag is answered 304 after reading the version
 //! alone: no page is read, serialised or sent.
 
+use std::fmt::Write;
+
 use actix_web::http::header::{EntityTag, HeaderValue, from_comma_delimited};
 use sha2::{Digest, Sha256};
 
@@ -16,6 +18,9 @@ pub const CACHE_CONTROL: &str = "private, no-cache";
 /// uncompressed answer with `-<coding>` appended (as Apache's mod_deflate writes it).
 pub const CODINGS: [&str; 2] = ["gzip", "br"];
 
+/// How many bytes of the digest a tag shows (in hex): 96 bits.
+const TAG_BYTES: usize = 12;
+
 /// The tag of the answer about the customer `customer_id`, at `version`, to the request
 /// `what` (the operation and its parameters).
 pub fn etag(customer_id: i64, version: i64, what: &str) -> String {
@@ -24,8 +29,14 @@ pub fn etag(customer_id: i64, version: i64, what: &str) -> String {
         .chain_update(version.to_be_bytes())
         .chain_update(what.as_bytes())
         .finalize();
-    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
+    let mut tag = String::with_capacity(2 + 2 * TAG_BYTES);
+    tag.push('"');
+    for byte in &digest[..TAG_BYTES] {
+        // Writing to a String cannot fail.
+        let _ = write!(tag, "{byte:02x}");
+    }
+    tag.push('"');
+    tag
 }
 
 /// Whether `if_none_match` (the header's value) names `etag`: by the weak comparison that
