@@ -78,7 +78,7 @@ impl BillingService {
                     let answer = work(conn)?;
                     let stored = serde_json::to_string(&answer)
                         .map_err(|error| ApiError::Internal(format!("an answer to store: {error}")))?;
-                    db::idempotency_keys::store(conn, &client, &key, &digest, 200, &stored)?;
+                    db::idempotency_keys::store(conn, &client, &key, &digest, &stored)?;
                     Ok(Written {
                         answer,
                         replayed: false,

@@ -74,11 +74,7 @@ impl CustomerKeys {
             return Ok(Some((key, version)));
         }
         let found = find_versioned(conn, id_type, code)?;
-        let name = (id_type.to_owned(), code);
-        match found {
-            Some((key, _)) => self.0.insert(name, key),
-            None => self.0.invalidate(&name),
-        }
+        self.remember(id_type, code, found.map(|(key, _)| key));
         Ok(found)
     }
 
@@ -91,11 +87,17 @@ impl CustomerKeys {
         code: i64,
     ) -> QueryResult<Option<i64>> {
         let key = find_key(conn, id_type, code)?;
+        self.remember(id_type, code, key);
+        Ok(key)
+    }
+
+    /// Remembers `key` as the key of the customer named `id_type` and `code`, or forgets
+    /// the name when the database has no such customer.
+    fn remember(&self, id_type: &str, code: i64, key: Option<i64>) {
         let name = (id_type.to_owned(), code);
         match key {
             Some(key) => self.0.insert(name, key),
             None => self.0.invalidate(&name),
         }
-        Ok(key)
     }
 }

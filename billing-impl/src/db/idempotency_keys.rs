@@ -66,14 +66,13 @@ pub fn claim(
     })
 }
 
-/// Stores `answer` (with `status`) as what `key` of `client` stands for, replacing what
+/// Stores `answer`, a successful one, as what `key` of `client` stands for, replacing what
 /// an expired use of the key left.
 pub fn store(
     conn: &mut PgConnection,
     client: &str,
     key: &str,
     digest: &[u8],
-    status: i16,
     answer: &str,
 ) -> QueryResult<()> {
     diesel::insert_into(idempotency_keys::table)
@@ -81,7 +80,6 @@ pub fn store(
             idempotency_keys::client_id.eq(client),
             idempotency_keys::idempotency_key.eq(key),
             idempotency_keys::request_digest.eq(digest),
-            idempotency_keys::status.eq(status),
             idempotency_keys::answer.eq(answer),
         ))
         .on_conflict((
@@ -91,7 +89,6 @@ pub fn store(
         .do_update()
         .set((
             idempotency_keys::request_digest.eq(digest),
-            idempotency_keys::status.eq(status),
             idempotency_keys::answer.eq(answer),
             idempotency_keys::created_at.eq(chrono::Utc::now()),
         ))

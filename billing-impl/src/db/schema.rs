@@ -42,7 +42,6 @@ diesel::table! {
         client_id -> Text,
         idempotency_key -> Text,
         request_digest -> Bytea,
-        status -> Int2,
         answer -> Text,
         created_at -> Timestamptz,
     }
