@@ -20,27 +20,40 @@ DIESEL := $(TOOLS)/diesel_cli-$(DIESEL_CLI_VERSION)/bin/diesel
 SCHEMA := billing-impl/src/db/schema.rs
 
 # The database: DATABASE_URL when set, else the checkout's private cluster (scripts/pg.sh).
-DB_URL = $$(scripts/database-url.sh)
+# Targets that need it have `database` as their first prerequisite, so that they stop
+# before building anything when it cannot be had, with the failing step's own message;
+# their commands get it from scripts/with-database.sh, which never runs them without it.
+WITH_DB := scripts/with-database.sh
+# What `make test` runs; narrow it with, say, TEST_ARGS="-p billing-impl --test profile".
+TEST_ARGS := --workspace --all-targets
 
-.PHONY: help run test contract docs-check bench bench-test generate check-generated check-contract-change schema check-schema check-unit check-docs lint example ci pg-stop
+.PHONY: help database run test check-second-checkout contract docs-check bench bench-test generate check-generated check-contract-change schema check-schema check-unit check-docs lint example ci pg-stop
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
-run: ## Build, start PostgreSQL if needed, load the demo data, serve on 127.0.0.1:8080
+database: ## Start the checkout's PostgreSQL if needed (or check DATABASE_URL's) and print its URL
+	@scripts/database-url.sh
+
+run: database ## Build, start PostgreSQL if needed, load the demo data, serve on 127.0.0.1:8080
 	cargo build --release -p billing-impl --bin billing
 	scripts/run.sh
 
-test: ## Start PostgreSQL if needed and run every test
-	DATABASE_URL=$(DB_URL) cargo test --workspace --all-targets
+test: database ## Start PostgreSQL if needed and run every test (TEST_ARGS narrows)
+	$(WITH_DB) cargo test $(TEST_ARGS)
 
-contract: $(SCHEMATHESIS) ## schemathesis against the live server with every check (CONTRACT_EXAMPLES=300)
+check-second-checkout: ## A second clone runs `make test` beside this one's cluster or another program
+	scripts/check-second-checkout.sh
+
+contract: database $(SCHEMATHESIS) ## schemathesis against the live server with every check (CONTRACT_EXAMPLES=300)
 	scripts/contract.sh $(SCHEMATHESIS)
 
-docs-check: $(PUPPETEER) ## The docs page in headless Chromium: every operation, the Authorize dialog, a screenshot in target/docs/
+docs-check: database $(PUPPETEER) ## The docs page in headless Chromium: every operation, the Authorize dialog, a screenshot in target/docs/
 	scripts/docs-check.sh $(TOOLS)/puppeteer-core-$(PUPPETEER_VERSION)/node_modules
 
+# The benchmark makes clusters of its own: PostgreSQL's programs are looked for before the build.
 bench: ## Benchmark against PostgreSQL's own limit into target/bench/ (BENCH_ARGS="--smoke", "--no-targets", "--help")
+	@scripts/pg.sh check
 	cargo build --release -p billing-impl -p billing-bench --bin billing --bin billing-bench
 	cd bench && python3 -m benchmark $(BENCH_ARGS)
 
@@ -60,14 +73,14 @@ check-generated: $(GEN) ## Fail when generated/ differs from what spec/ generate
 check-contract-change: $(GEN) ## Fail unless a new parameter and body property break the build where they must be handled
 	@scripts/check-contract-change.sh $(GEN)
 
-schema: $(DIESEL) ## Rewrite the diesel schema from migrations/ (in a scratch database)
-	@scripts/print-schema.sh $(DIESEL) $(DB_URL) > $(SCHEMA)
+schema: database $(DIESEL) ## Rewrite the diesel schema from migrations/ (in a scratch database)
+	@url=$$(scripts/database-url.sh) && scripts/print-schema.sh $(DIESEL) "$$url" > $(SCHEMA)
 	@echo "$(SCHEMA) written from migrations/"
 
-check-schema: $(DIESEL) ## Fail when the diesel schema differs from what migrations/ make
-	@scripts/print-schema.sh $(DIESEL) $(DB_URL) | diff - $(SCHEMA) \
-	&& echo "$(SCHEMA) matches migrations/" \
-	|| { echo "$(SCHEMA) is stale: run 'make schema' and commit the result" >&2; exit 1; }
+check-schema: database $(DIESEL) ## Fail when the diesel schema differs from what migrations/ make
+	@url=$$(scripts/database-url.sh) || exit 1; \
+	if scripts/print-schema.sh $(DIESEL) "$$url" | diff - $(SCHEMA); then echo "$(SCHEMA) matches migrations/"; \
+	else echo "$(SCHEMA) is stale: run 'make schema' and commit the result" >&2; exit 1; fi
 
 check-docs: ## The README within 150 lines and linking every doc; no paragraph over 120 words
 	python3 scripts/check-docs.py
@@ -80,13 +93,13 @@ lint: ## rustfmt and clippy, warnings as errors, on the hand-written crates
 	cargo fmt -p billing-impl -p contract-runtime -p billing-test-support -p billing-bench --check
 	cargo clippy -p billing-impl -p contract-runtime -p billing-test-support -p billing-bench --all-targets -- -D warnings
 
-example: ## Run the example client against a real server with the demo data
+example: database ## Run the example client against a real server with the demo data
 	scripts/example.sh
 
-ci: check-generated check-contract-change check-schema lint check-docs check-unit test example contract docs-check bench-test ## What CI runs
+ci: check-generated check-contract-change check-schema lint check-docs check-unit test check-second-checkout example contract docs-check bench-test ## What CI runs
 
-pg-stop: ## Stop the checkout's private PostgreSQL cluster
-	scripts/pg.sh stop
+pg-stop: ## Stop the checkout's private PostgreSQL cluster, naming its folder and port
+	@scripts/pg.sh stop
 
 $(GEN):
 	python3 -m venv $(TOOLS)/openapi-generator-$(OPENAPI_GENERATOR_VERSION)

@@ -7,6 +7,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 schemathesis=$(realpath "$1")
 examples=${CONTRACT_EXAMPLES:-300}
 source "$root/scripts/demo-server.sh"
+# The database first: without one, stop here rather than after the build.
+DATABASE_URL=$("$root/scripts/database-url.sh")
+export DATABASE_URL
 
 cargo build --quiet --release -p billing-impl --bin billing
 billing="$root/target/release/billing"

@@ -6,6 +6,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 node_modules=$1
 source "$root/scripts/demo-server.sh"
+# The database first: without one, stop here rather than after the build.
+DATABASE_URL=$("$root/scripts/database-url.sh")
+export DATABASE_URL
 
 cargo build --quiet --release -p billing-impl --bin billing
 demo_server "$root/target/release/billing" docs RUST_LOG=warn

@@ -4,6 +4,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/demo-server.sh"
+# The database first: without one, stop here rather than after the build.
+DATABASE_URL=$("$root/scripts/database-url.sh")
+export DATABASE_URL
 
 cargo build --quiet -p billing-impl --bin billing --example list_bills
 billing="$root/target/debug/billing"
