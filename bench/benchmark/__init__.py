@@ -6,5 +6,5 @@
   figures or raising `MeasurementFailed`.
 - `plan`: what is measured, and the ratios read from it, as data.
 - `run`: carries the plan out and writes the raw results as JSON.
-- `report`: renders the markdown table from that JSON and checks the targets.
+- `report`: renders the markdown tables from that JSON: the figures, their gates and goals.
 """

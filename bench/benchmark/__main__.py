@@ -13,12 +13,15 @@ from pathlib import Path
 from . import plan, report, run
 from .processes import ROOT
 
+# `--no-targets` is the option's former name, still understood.
+NO_GATES = ("--no-gates", "--no-targets")
+
 
 def main(argv: list[str]) -> int:
     options = arguments(argv)
     if options.command == "render":
         results = json.loads(options.results.read_text())
-        return write_report(results, options.results.with_suffix(".md"), not options.no_targets)
+        return write_report(results, options.results.with_suffix(".md"), not options.no_gates)
     if options.command == "compare":
         return compare(*(json.loads(path.read_text()) for path in options.results))
     for tool in ("wrk", "pgbench", "psql"):
@@ -33,7 +36,7 @@ def main(argv: list[str]) -> int:
     stamp = results["meta"]["started"].replace("-", "").replace(":", "").replace("+0000", "")
     path = out / f"{stamp}-{results['meta']['commit']}.json"
     path.write_text(json.dumps(results, indent=1) + "\n")
-    return write_report(results, path.with_suffix(".md"), not (options.no_targets or options.smoke))
+    return write_report(results, path.with_suffix(".md"), not (options.no_gates or options.smoke))
 
 
 def arguments(argv: list[str]) -> argparse.Namespace:
@@ -46,15 +49,15 @@ def arguments(argv: list[str]) -> argparse.Namespace:
     measure.add_argument("--bill-run-cycles", type=int, default=100,
                          help="invoices per customer in the bill run (100: a million)")
     measure.add_argument("--smoke", action="store_true",
-                         help="a small, short run that shows every measurement works; no target is checked")
-    measure.add_argument("--no-targets", action="store_true", help="do not fail on a missed target")
+                         help="a small, short run that shows every measurement works; no gate is checked")
+    measure.add_argument(*NO_GATES, action="store_true", help="report a regressed gate without failing")
     measure.add_argument("--binary", type=Path, default=ROOT / "target" / "release" / "billing")
     measure.add_argument("--probe", type=Path, default=ROOT / "target" / "release" / "billing-bench")
     measure.add_argument("--baseline", type=Path,
                          help="another billing binary (an earlier commit's) to measure list bills against")
     render = commands.add_parser("render", help="write RUN.md again from RUN.json")
     render.add_argument("results", type=Path)
-    render.add_argument("--no-targets", action="store_true")
+    render.add_argument(*NO_GATES, action="store_true", help="report a regressed gate without failing")
     both = commands.add_parser("compare", help="two runs' figures side by side")
     both.add_argument("results", type=Path, nargs=2)
     if not argv or argv[0].startswith("-"):
@@ -66,15 +69,15 @@ def arguments(argv: list[str]) -> argparse.Namespace:
     return options
 
 
-def write_report(results: dict, path: Path, check_targets: bool) -> int:
+def write_report(results: dict, path: Path, check_gates: bool) -> int:
     """Writes the markdown of `results` to `path`, prints it; non-zero when a measurement
-    failed or a target was missed."""
-    markdown, missed, failed = report.render(results, check_targets)
+    failed or, with `check_gates`, a gate regressed. A goal missed never fails it."""
+    markdown, regressed, failed = report.render(results, check_gates)
     path.write_text(markdown)
     print(markdown, end="")
     print(f"(written to {path})")
-    if failed or missed:
-        print(f"{len(failed)} failed measurement(s), {len(missed)} missed target(s)", file=sys.stderr)
+    if failed or regressed:
+        print(f"{len(failed)} failed measurement(s), {len(regressed)} regressed gate(s)", file=sys.stderr)
         return 1
     return 0
 
@@ -84,8 +87,7 @@ def compare(first: dict, second: dict) -> int:
     print("| --- | ---: | ---: |")
     for figure in plan.FIGURES:
         a, b = (report.evaluate(results, figure) for results in (first, second))
-        shown = [report.Figure.cells(f, figure.format)[0] for f in (a, b)]
-        print(f"| {figure.label} | {shown[0]} | {shown[1]} |")
+        print(f"| {figure.label} | {a.shown()} | {b.shown()} |")
     return 0
 
 

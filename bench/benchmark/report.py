@@ -1,15 +1,12 @@
-"""The markdown table of a run, rendered from its raw results (JSON), and its figures checked
-against their targets."""
+"""The markdown tables of a run, rendered from its raw results (JSON): its measurements, its
+figures, the gates it must pass and the goals it is measured against."""
 
 from __future__ import annotations
 
-import operator
 import statistics
 from dataclasses import dataclass
 
 from . import plan
-
-TARGET_OPERATORS = {">=": operator.ge, "<=": operator.le, "<": operator.lt, ">": operator.gt}
 
 
 class NotMeasured(Exception):
@@ -18,22 +15,26 @@ class NotMeasured(Exception):
 
 @dataclass
 class Figure:
-    """A figure of the run: its value, its operands, and whether it met its target."""
-    label: str
+    """A figure of the run: what the plan says of it (`spec`), its value and its operands;
+    no value when a measurement it reads failed (`reason` says which)."""
+    spec: plan.Ratio | plan.Paired
     value: float | None
-    operands: tuple[float, float] | None
-    target: str
-    met: bool | None
+    operands: tuple[float, float] | None = None
     reason: str = ""
 
-    def cells(self, number_format: str) -> tuple[str, str]:
+    def shown(self) -> str:
+        """The value as the report writes it, with its operands."""
         if self.value is None:
-            return f"not measured ({self.reason})", ""
-        value = number_format.format(self.value)
+            return f"not measured ({self.reason})"
+        shown = self.spec.format.format(self.value)
         if self.operands:
-            value += f" ({readable(self.operands[0])} ÷ {readable(self.operands[1])})"
-        verdict = "" if self.met is None else ("met" if self.met else "**missed**")
-        return value, verdict
+            shown += f" ({readable(self.operands[0])} ÷ {readable(self.operands[1])})"
+        return shown
+
+    def regressed(self) -> bool:
+        """Whether the figure is past its gate (never when it has none or was not measured)."""
+        gate = self.spec.gate
+        return gate is not None and self.value is not None and not gate.bound.met_by(self.value)
 
 
 def readable(number: float) -> str:
@@ -84,55 +85,81 @@ def value_of(results: dict, reference: str) -> float:
     return total
 
 
-def evaluate(results: dict, figure) -> Figure:
-    """The value of a `plan.Ratio` or `plan.Paired`, and whether it meets its target."""
+def evaluate(results: dict, figure: plan.Ratio | plan.Paired) -> Figure:
+    """The value of a `plan.Ratio` or `plan.Paired` in `results`."""
     try:
         if isinstance(figure, plan.Paired):
             pairs = [p for p in results["pairs"].get(figure.group, []) if "failed" not in p]
             if not pairs:
                 raise NotMeasured(f"no pair of {figure.group} was measured")
             ratios = [field(pair, figure.numerator) / field(pair, figure.denominator) for pair in pairs]
-            value, operands = statistics.median(ratios), None
-        else:
-            numerator = value_of(results, figure.numerator)
-            if figure.denominator is None:
-                value, operands = numerator, None
-            else:
-                denominator = value_of(results, figure.denominator)
-                value, operands = numerator / denominator, (numerator, denominator)
+            return Figure(figure, statistics.median(ratios))
+        numerator = value_of(results, figure.numerator)
+        if figure.denominator is None:
+            return Figure(figure, numerator)
+        denominator = value_of(results, figure.denominator)
+        return Figure(figure, numerator / denominator, (numerator, denominator))
     except NotMeasured as missing:
-        return Figure(figure.label, None, None, figure.target, None, str(missing))
-    met = None
-    if figure.target:
-        op, bound = figure.target.split()
-        met = TARGET_OPERATORS[op](value, float(bound))
-    return Figure(figure.label, value, operands, figure.target, met)
+        return Figure(figure, None, reason=str(missing))
 
 
-def render(results: dict, check_targets: bool) -> tuple[str, list[str], list[str]]:
-    """The markdown table of `results`, the figures that missed their targets (none when
-    `check_targets` is false), and the measurements that failed."""
+def render(results: dict, check_gates: bool) -> tuple[str, list[str], list[str]]:
+    """The markdown of `results`, the figures past their gates (none when `check_gates` is
+    false), and the measurements that failed."""
     figures = [evaluate(results, figure) for figure in plan.FIGURES]
-    missed = [f"{f.label}: {f.cells(number_format(f))[0]}, target {f.target}"
-              for f in figures if check_targets and f.met is False]
+    regressed = [f"{f.spec.label}: {f.shown()}, gate {gate_text(f.spec)}"
+                 for f in figures if check_gates and f.regressed()]
     failed = [f"{key}: {m['failed']}" for key, m in results["measurements"].items() if "failed" in m]
     failed += [f"{group}, a pair: {p['failed']}" for group, pairs in results["pairs"].items()
                for p in pairs if "failed" in p]
     lines = header(results["meta"]) + measurement_table(results) + pairs_table(results)
-    lines += figure_table(figures, check_targets) + plan_lines(results["plans"])
-    if missed:
-        lines += ["", "Missed targets:", ""] + [f"- {line}" for line in missed]
+    lines += figure_table(figures) + gate_table(figures, check_gates) + goal_table(figures)
+    lines += plan_lines(results["plans"])
+    if regressed:
+        lines += ["", "Regressed gates:", ""] + [f"- {line}" for line in regressed]
     if failed:
         lines += ["", "Failed measurements:", ""] + [f"- {line}" for line in failed]
     key = figures[plan.FIGURES.index(plan.KEY_RATIO)]
-    lines += ["", f"Key ratio: {key.cells(number_format(key))[0]} of what PostgreSQL serves on the "
-                  "statement the server runs, every process on every core."]
-    return "\n".join(lines) + "\n", missed, failed
+    goal = goal_text(plan.KEY_RATIO.goal) + (f": {distance_text(key)}" if key.value is not None else "")
+    lines += ["", f"Key ratio: {key.shown()} of what PostgreSQL serves on the statement the server "
+                  f"runs, every process on every core (goal {goal})."]
+    return "\n".join(lines) + "\n", regressed, failed
 
 
-def number_format(figure: Figure) -> str:
-    spec = next(f for f in plan.FIGURES if f.label == figure.label)
-    return spec.format
+def bound_text(op: str, level: str) -> str:
+    """A bound as the report writes it: `≥ 0.5`."""
+    return f"{plan.SYMBOLS[op]} {level}"
+
+
+def gate_text(spec: plan.Ratio | plan.Paired) -> str:
+    """A gate as the report writes it: its level, from the run of record's value and the
+    noise on the worse side (`≥ 0.93 (0.98 − 5 %)`, `≤ 1.99 (1.59 + 25 %)`)."""
+    gate = spec.gate
+    worse = "−" if gate.op == ">=" else "+"
+    return (f"{bound_text(gate.op, spec.format.format(gate.bound.level))} "
+            f"({spec.format.format(gate.measured)} {worse} {percent(gate.noise.fraction)})")
+
+
+def goal_text(goal: plan.Goal) -> str:
+    """A goal as the plan gives it, with no digit more: `≥ 0.5`, `≤ 1.15`."""
+    return bound_text(goal.op, f"{goal.level:,g}")
+
+
+def distance_text(figure: Figure) -> str:
+    """How far a figure is from its goal: `met`, `24 % short` (of a `>=` goal) or `176 % over`
+    (a `<=` goal); blank when it was not measured."""
+    if figure.value is None:
+        return ""
+    goal = figure.spec.goal
+    distance = goal.distance(figure.value)
+    if distance == 0:
+        return "met"
+    return f"{percent(distance)} {'short' if goal.op == '>=' else 'over'}"
+
+
+def percent(fraction: float) -> str:
+    """A fraction as a whole percentage (`24 %`), `< 1 %` where that would read 0."""
+    return f"{fraction * 100:,.0f} %" if fraction >= 0.005 else "< 1 %"
 
 
 def header(meta: dict) -> list[str]:
@@ -144,7 +171,7 @@ def header(meta: dict) -> list[str]:
              f"invoices (+ one with 10,000 and one with 10), loaded by `billing seed` in "
              f"{meta['load_seconds']:.1f} s; {meta['seconds']} s a measurement. Layouts: {layouts}."]
     if meta["smoke"]:
-        lines += ["", "Smoke run: the figures mean nothing and no target is checked."]
+        lines += ["", "Smoke run: the figures mean nothing and no gate is checked."]
     lines += ["", "pgbench's statements (prepared, random bulk customers):", ""]
     lines += [f"- `{name}`: `{statement}`" for name, statement in meta["statements"].items()]
     return lines
@@ -180,11 +207,32 @@ def pairs_table(results: dict) -> list[str]:
     return lines
 
 
-def figure_table(figures: list[Figure], check_targets: bool) -> list[str]:
-    lines = ["", "| figure | value | target | |", "| --- | ---: | --- | --- |"]
+def figure_table(figures: list[Figure]) -> list[str]:
+    lines = ["", "Figures:", "", "| figure | value |", "| --- | ---: |"]
+    lines += [f"| {figure.spec.label} | {figure.shown()} |" for figure in figures]
+    return lines
+
+
+def gate_table(figures: list[Figure], check_gates: bool) -> list[str]:
+    """The figures with a gate: the run fails when one has regressed (verdicts are left out
+    when the gates are not checked)."""
+    lines = ["", "Gates (a regression fails the run):", "", "| figure | value | gate | |",
+             "| --- | ---: | --- | --- |"]
     for figure in figures:
-        value, verdict = figure.cells(number_format(figure))
-        lines.append(f"| {figure.label} | {value} | {figure.target} | {verdict if check_targets else ''} |")
+        if figure.spec.gate is None:
+            continue
+        verdict = "" if not check_gates or figure.value is None else (
+            "**regressed**" if figure.regressed() else "met")
+        lines.append(f"| {figure.spec.label} | {figure.shown()} | {gate_text(figure.spec)} | {verdict} |")
+    return lines
+
+
+def goal_table(figures: list[Figure]) -> list[str]:
+    """The figures with a goal, and how far each is from it; none fails the run."""
+    lines = ["", "Goals (reported, never failing the run):", "", "| figure | value | goal | distance |",
+             "| --- | ---: | --- | --- |"]
+    lines += [f"| {figure.spec.label} | {figure.shown()} | {goal_text(figure.spec.goal)} | "
+              f"{distance_text(figure)} |" for figure in figures if figure.spec.goal is not None]
     return lines
 
 
