@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # Writes the generated crate from spec/billing.yaml into the folder $2 with the pinned
 # openapi-generator $1, then formats it so that the output is byte-for-byte reproducible.
+# Refuses, before the generator runs, a spec whose vendor extensions state a false relation.
 set -euo pipefail
 generator=$1
 out=$2
+
+# The spec's vendor extensions that relate two of its parts must hold before anything is
+# generated: the templates trust them (scripts/check-spec.py says which and why).
+source "$(dirname "$0")/spec-python.sh"
+python=$(spec_python "$generator")
+"$python" "$(dirname "$0")/check-spec.py" spec/billing.yaml ||
+    { echo "the generator was not run and $out was left as it was" >&2; exit 1; }
 
 # The generator never deletes a file that dropped out of the spec: remove what it wrote last.
 if [ -f "$out/.openapi-generator/FILES" ]; then
