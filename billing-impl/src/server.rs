@@ -22,13 +22,15 @@ use crate::{
         throttle::FailureThrottle,
         token_endpoint::{self, TOKEN_PATH, TokenIssuer},
     },
-    compression,
     config::{AdminListen, ServeConfig, Switch},
     db::{self, Database, customers::CustomerKeys, replicas::Reads},
     docs::{self, Contract},
     error::ApiError,
+    http::{
+        compression,
+        middleware::{self, Observer, RequestLimits},
+    },
     metrics::Metrics,
-    middleware::{self, Observer, RequestLimits},
 };
 
 /// How often the idempotency keys older than `idempotency_keys::KEPT_FOR` are deleted.

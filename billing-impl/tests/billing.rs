@@ -1,7 +1,7 @@
 //! The `billing` tag: `GET /customers/{idType}/{id}/bills` over the demo data set.
 
 use billing_test_support as common;
-use common::{TestApp, assert_error_body, numbering_errors};
+use common::{TestApp, assert_error_body, numbering_errors, snapshot};
 use diesel::{RunQueryDsl, connection::SimpleConnection};
 use serde_json::Value;
 
@@ -499,4 +499,80 @@ async fn bills_that_carry_the_next_positions_keep_them_and_any_other_claim_is_re
         conn.batch_execute(&insert(rows)).expect(claim);
         assert_eq!(numbering_errors(&mut conn), 0, "{claim}");
     }
+}
+
+/// A bill of customer `code`, billed on `date` with `status`, as SQL.
+fn new_bill(code: i64, number: &str, status: &str, date: &str) -> String {
+    format!(
+        "INSERT INTO invoices (customer_id, invoice_number, invoice_status, bill_date,
+                               invoice_amount, invoice_balance)
+         SELECT customer_id, '{number}', '{status}', DATE '{date}', 1, 1
+         FROM customers WHERE code = {code}"
+    )
+}
+
+/// Asserts that the page at `path`, asked for while `change` commits, describes one state.
+async fn a_page_across_a_commit_is_one_state(path: &str, change: &str) {
+    let app = TestApp::with_demo_data().await;
+    snapshot::assert_one_state_across_a_commit(&app, &app.api(path), change).await;
+}
+
+#[tokio::test]
+async fn a_filtered_page_its_count_and_its_tag_come_from_one_snapshot() {
+    a_page_across_a_commit_is_one_state(
+        &format!("{BILLS_1001}?status=PAID"),
+        &new_bill(1001, "RACE-1", "PAID", "2031-01-01"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_empty_page_its_count_and_its_tag_come_from_one_snapshot() {
+    a_page_across_a_commit_is_one_state(
+        &format!("{BILLS_1001}?status=OVERDUE&start=20310101"),
+        &new_bill(1001, "RACE-1", "OVERDUE", "2031-01-01"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_page_without_filters_its_count_and_its_tag_come_from_one_snapshot() {
+    a_page_across_a_commit_is_one_state(
+        &format!("{BILLS_1001}?quantity=100"),
+        &new_bill(1001, "RACE-1", "OPEN", "2031-01-01"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_deep_page_its_count_and_its_tag_come_from_one_snapshot() {
+    // Past the 50th bill a page is read by position; an older bill renumbers them all.
+    let more_bills = "INSERT INTO invoices (customer_id, invoice_number, invoice_status, bill_date,
+                                         invoice_amount, invoice_balance)
+                   SELECT customer_id, 'MORE-' || lpad(i::text, 3, '0'), 'OPEN',
+                          DATE '2010-01-01' + i, 1, 1
+                   FROM customers, generate_series(1, 60) AS i WHERE code = 1001";
+    let app = TestApp::with_demo_data().await;
+    app.db
+        .connect()
+        .batch_execute(more_bills)
+        .expect("more bills");
+    let token = app.token(&["read"]).await;
+    let url = app.api(&format!("{BILLS_1001}?pageInit=60&quantity=30"));
+    let before = snapshot::get(&app, &url, &token, &[]).await;
+    assert_eq!(before.total, Some(84));
+    let answer = snapshot::get_across_a_commit(
+        &app,
+        &url,
+        &token,
+        &new_bill(1001, "RACE-1", "OPEN", "2031-01-01"),
+    )
+    .await;
+    snapshot::assert_one_state(&app, &url, &token, &before, &answer).await;
+    let shown = invoices(&answer.body).len() as i64;
+    assert_eq!(
+        shown,
+        answer.total.expect("a count") - 60,
+        "the rest of the bills"
+    );
 }

@@ -2,7 +2,7 @@
 //! groups, and the bills of one group.
 
 use billing_test_support as common;
-use common::{TestApp, assert_error_body};
+use common::{TestApp, assert_error_body, snapshot};
 use diesel::RunQueryDsl;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -356,4 +356,127 @@ async fn concurrent_updates_of_one_group_leave_one_whole_write() {
         addresses.iter().any(|a| a == address),
         "one of the writes, whole: {address}"
     );
+}
+
+/// Asserts that the answer at `path`, asked for while `change` commits, describes one
+/// state.
+async fn an_answer_across_a_commit_is_one_state(path: &str, change: &str) {
+    let app = TestApp::with_demo_data().await;
+    snapshot::assert_one_state_across_a_commit(&app, &app.api(path), change).await;
+}
+
+#[tokio::test]
+async fn a_groups_page_of_bills_its_count_and_its_tag_come_from_one_snapshot() {
+    an_answer_across_a_commit_is_one_state(
+        &format!("{GROUPS_1001}/HQ"),
+        "INSERT INTO invoices (customer_id, invoice_number, billing_group_id, invoice_status,
+                               bill_date, invoice_amount, invoice_balance)
+         SELECT customer_id, 'RACE-1', 'HQ', 'OPEN', DATE '2031-01-01', 1, 1
+         FROM customers WHERE code = 1001",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_list_of_groups_and_its_tag_come_from_one_snapshot() {
+    an_answer_across_a_commit_is_one_state(
+        GROUPS_1001,
+        "INSERT INTO billing_groups (customer_id, group_id, address)
+         SELECT customer_id, 'RACE', 'Somewhere' FROM customers WHERE code = 1001",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn groups_are_written_at_once_while_an_atomic_import_of_the_customers_bills_loads() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let app = TestApp::with_demo_data().await;
+    let token = app.token(&["read", "write"]).await;
+    let scratch = common::Scratch::new();
+    let rejects = scratch.file("bills.rejects.jsonl", "");
+    let mut import = Command::new(env!("CARGO_BIN_EXE_billing"))
+        .args(["import", "invoices", "-", "--format", "jsonl", "--atomic"])
+        .args(["--batch-rows", "10", "--rejects"])
+        .arg(&rejects)
+        .env("DATABASE_URL", &app.db.url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the import");
+    // A first batch of customer 1001's bills is written; the transaction stays open,
+    // waiting for the rest of standard input.
+    let mut input = import.stdin.take().expect("the import's standard input");
+    for day in 1..=15 {
+        writeln!(
+            input,
+            "{{\"customer\": {{\"idType\": \"CLIENT_CODE\", \"id\": 1001}}, \
+              \"invoiceNumber\": \"ATOMIC-{day}\", \"billDate\": \"2030-01-{day:02}\", \
+              \"invoiceAmount\": 1, \"invoiceBalace\": 1, \"invoiceStatus\": \"OPEN\"}}"
+        )
+        .expect("a line");
+    }
+    input.flush().expect("flush");
+    let mut watcher = app.db.connect();
+    // A hang bound: the first batch is written in milliseconds.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let written: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "count(*) FROM pg_locks
+             WHERE relation = 'invoices'::regclass AND mode = 'RowExclusiveLock'
+               AND pid <> pg_backend_pid()",
+        ))
+        .get_result(&mut watcher)
+        .expect("pg_locks");
+        if written > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the import wrote no invoice");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let started = Instant::now();
+    let (status, body) = app
+        .send_json(
+            Method::POST,
+            &app.api(GROUPS_1001),
+            &token,
+            &json!({"groupId": "DURING", "address": "Created during the import"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = app
+        .send_json(
+            Method::PUT,
+            &app.api(GROUPS_1001),
+            &token,
+            &json!({"groupId": "HQ", "address": "Changed during the import"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // A margin of a second: waiting for the import would take until its input ends.
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "the writes waited {:?}",
+        started.elapsed()
+    );
+    assert!(import.try_wait().expect("wait").is_none(), "still loading");
+
+    drop(input);
+    let status = import.wait().expect("the import ends");
+    assert!(status.success(), "{status}");
+    let (status, body) = app
+        .get(
+            &app.api("/customers/CLIENT_CODE/1001/bills?quantity=1"),
+            &token,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["invoice"][0]["invoiceNumber"], "ATOMIC-15");
+    let (_, groups) = app.get(&app.api(GROUPS_1001), &token).await;
+    assert_eq!(group_ids(&groups), ["DURING", "HQ", "SALES"]);
+    assert_eq!(common::numbering_errors(&mut watcher), 0);
 }

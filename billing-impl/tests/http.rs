@@ -71,7 +71,19 @@ async fn answers_over_a_kibibyte_are_compressed_as_the_client_accepts() {
         );
     }
 
-    // A short answer is sent as it is, whatever is accepted; so is everything when off.
+    // A short answer without a tag (an error) is sent as it is, whatever is accepted; a
+    // tagged one is compressed whatever its length, so that its 304 knows its tag; and
+    // nothing is when compression is off.
+    let missing = get(
+        &app,
+        &app.api("/customers/CLIENT_CODE/4/bills"),
+        &token,
+        &[("accept-encoding", "gzip")],
+    )
+    .await;
+    assert_eq!(missing.status(), 404);
+    assert!(missing.headers().get("content-encoding").is_none());
+    assert_eq!(header(missing.headers(), "vary"), "accept-encoding");
     let profile = get(
         &app,
         &app.api(PROFILE),
@@ -79,7 +91,8 @@ async fn answers_over_a_kibibyte_are_compressed_as_the_client_accepts() {
         &[("accept-encoding", "gzip")],
     )
     .await;
-    assert!(profile.headers().get("content-encoding").is_none());
+    assert_eq!(header(profile.headers(), "content-encoding"), "gzip");
+    assert!(header(profile.headers(), "etag").ends_with("-gzip\""));
     let identity = get(&app, &url, &token, &[("accept-encoding", "identity")]).await;
     assert!(identity.headers().get("content-encoding").is_none());
 
@@ -394,4 +407,250 @@ async fn the_keys_of_updates_and_deletes_replay_too() {
         .expect("delete");
     assert_eq!(again.status(), 409);
     assert!(again.headers().get("idempotent-replayed").is_none());
+}
+
+/// The headers a 304 must repeat from its 200 (RFC 9110 §15.4.5).
+const REPEATED: [&str; 3] = ["etag", "vary", "cache-control"];
+
+fn repeated(headers: &HeaderMap) -> Vec<Option<String>> {
+    REPEATED
+        .iter()
+        .map(|name| {
+            headers
+                .get(*name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_304_says_what_its_200_would_for_every_coding_and_condition() {
+    let app = TestApp::with_demo_data().await;
+    let token = app.token(&["read"]).await;
+    // Accept-Encoding, and the coding the answer then has.
+    let codings = [
+        (None, None),
+        (Some("identity"), None),
+        (Some("gzip"), Some("gzip")),
+        (Some("br"), Some("br")),
+        (Some("gzip;q=0.5, br;q=0.9"), Some("br")),
+        (Some("br;q=0, gzip"), Some("gzip")),
+        (Some("gzip;q=0, br;q=0"), None),
+    ];
+    for path in [
+        BILLS.to_owned(),
+        format!("{BILLS}?status=PAID&quantity=3"),
+        format!("{GROUPS}/HQ"),
+        GROUPS.to_owned(),
+        PROFILE.to_owned(),
+    ] {
+        let url = app.api(&path);
+        let identity = get(&app, &url, &token, &[]).await;
+        let identity_tag = header(identity.headers(), "etag").to_owned();
+        for (accept, coding) in codings {
+            let accept: Vec<(&str, &str)> = accept
+                .map(|accept| ("accept-encoding", accept))
+                .into_iter()
+                .collect();
+            let full = get(&app, &url, &token, &accept).await;
+            assert_eq!(full.status(), 200, "{path} {accept:?}");
+            let expected_tag = match coding {
+                Some(coding) => format!("{}-{coding}\"", identity_tag.trim_end_matches('"')),
+                None => identity_tag.clone(),
+            };
+            assert_eq!(
+                header(full.headers(), "etag"),
+                expected_tag,
+                "{path} {accept:?}"
+            );
+            assert_eq!(
+                full.headers()
+                    .get("content-encoding")
+                    .and_then(|value| value.to_str().ok()),
+                coding,
+                "{path} {accept:?}"
+            );
+            let whole = repeated(full.headers());
+            for (condition, modified) in [
+                (expected_tag.clone(), false),
+                (format!("W/{expected_tag}"), false),
+                (identity_tag.clone(), false),
+                ("*".to_owned(), false),
+                ("\"stale\"".to_owned(), true),
+                (format!("\"stale\", W/{expected_tag}"), false),
+            ] {
+                let mut headers = accept.clone();
+                headers.push(("if-none-match", &condition));
+                let again = get(&app, &url, &token, &headers).await;
+                let status = if modified { 200 } else { 304 };
+                assert_eq!(again.status(), status, "{path} {accept:?} {condition}");
+                assert_eq!(
+                    repeated(again.headers()),
+                    whole,
+                    "{path} {accept:?} {condition}: the 200's headers"
+                );
+            }
+        }
+    }
+
+    // A resource that does not exist stays a 404 whatever the condition.
+    for path in [
+        format!("{GROUPS}/NOPE"),
+        "/customers/CLIENT_CODE/4/bills".to_owned(),
+        "/customers/CLIENT_CODE/4/bills/groups".to_owned(),
+        "/customers/CLIENT_CODE/4/bills/groups/HQ".to_owned(),
+        "/customers/50499009999/profile".to_owned(),
+    ] {
+        for condition in ["*", "W/\"x\"", "\"x\""] {
+            for accept in ["identity", "gzip", "br"] {
+                let answer = get(
+                    &app,
+                    &app.api(&path),
+                    &token,
+                    &[("if-none-match", condition), ("accept-encoding", accept)],
+                )
+                .await;
+                let (status, body) = status_and_json("GET", answer).await;
+                assert_eq!(status, 404, "{path} {condition} {accept}: {body}");
+                assert_error_body(&body, 404);
+            }
+        }
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Keys {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    first: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    second: String,
+}
+
+#[tokio::test]
+async fn two_clients_keys_never_share_a_lock_whatever_their_hashes() {
+    let app = TestApp::with_demo_data().await;
+    let (first_client, first_secret) = app.client(&["read", "write"]);
+    let (second_client, second_secret) = app.client(&["read", "write"]);
+    let first = app
+        .token_for(&first_client, &first_secret, &["read", "write"])
+        .await;
+    let second = app
+        .token_for(&second_client, &second_secret, &["read", "write"])
+        .await;
+    // Two keys, one of each client, whose hashes collided in the lock the server took
+    // before (hashtext of the client and the key): a birthday search over 32 bits.
+    let mut conn = app.db.connect();
+    let Keys {
+        first: first_key,
+        second: second_key,
+    } = diesel::sql_query(
+        "SELECT min(key) FILTER (WHERE client = 1) AS first,
+                min(key) FILTER (WHERE client = 2) AS second
+         FROM (SELECT 1 AS client, 'k' || i AS key, hashtext($1 || ' k' || i) AS hash
+               FROM generate_series(1, 200000) AS i
+               UNION ALL
+               SELECT 2, 'k' || i, hashtext($2 || ' k' || i)
+               FROM generate_series(1, 200000) AS i) AS keyed
+         GROUP BY hash HAVING count(DISTINCT client) = 2 LIMIT 1",
+    )
+    .bind::<diesel::sql_types::Text, _>(&first_client)
+    .bind::<diesel::sql_types::Text, _>(&second_client)
+    .get_result(&mut conn)
+    .expect("a colliding pair among 4 x 10^10");
+
+    // Both writes are held in flight by a lock on the customers, each after its key's.
+    let mut locker = app.db.connect();
+    locker
+        .batch_execute("BEGIN; LOCK TABLE customers IN ACCESS EXCLUSIVE MODE")
+        .expect("lock");
+    let post = |token: String, key: String, group: &'static str| {
+        let (http, url) = (app.http.clone(), app.api(GROUPS));
+        tokio::spawn(async move {
+            let response = http
+                .post(url)
+                .bearer_auth(token)
+                .header("idempotency-key", key)
+                .json(&json!({"groupId": group, "address": "x"}))
+                .send()
+                .await
+                .expect("request");
+            status_and_json("POST", response).await
+        })
+    };
+    let first_write = post(first.clone(), first_key.clone(), "FIRST");
+    let second_write = post(second.clone(), second_key.clone(), "SECOND");
+    // The same key of the same client while its first request is in flight: 409 at once.
+    let waiting = |conn: &mut diesel::PgConnection| -> i64 {
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "count(*) FROM pg_locks WHERE relation = 'customers'::regclass AND NOT granted",
+        ))
+        .get_result(conn)
+        .expect("pg_locks")
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while waiting(&mut conn) < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "both writes wait for the customers (a hang bound)"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let (status, body) = post(first, first_key, "FIRST").await.expect("task");
+    assert_eq!(status, 409, "{body}");
+    assert_error_body(&body, 409);
+    locker.batch_execute("COMMIT").expect("unlock");
+    for (write, group) in [(first_write, "FIRST"), (second_write, "SECOND")] {
+        let (status, body) = write.await.expect("task");
+        assert_eq!(
+            (status, body["groupId"].as_str()),
+            (200, Some(group)),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_truncate_moves_the_tags_and_counts_it_changed() {
+    let app = TestApp::with_demo_data().await;
+    let token = app.token(&["read"]).await;
+    let tag_of = |response: &Response| header(response.headers(), "etag").to_owned();
+    let bills = tag_of(&get(&app, &app.api(BILLS), &token, &[]).await);
+    let groups = tag_of(&get(&app, &app.api(GROUPS), &token, &[]).await);
+    app.db
+        .connect()
+        .batch_execute("TRUNCATE invoices")
+        .expect("every bill gone at once");
+    for (path, tag) in [(BILLS, &bills), (GROUPS, &groups)] {
+        let answer = get(&app, &app.api(path), &token, &[("if-none-match", tag)]).await;
+        assert_eq!(answer.status(), 200, "{path} changed");
+        if path == BILLS {
+            assert_eq!(header(answer.headers(), "x-total-count"), "0");
+        }
+    }
+    let mut conn = app.db.connect();
+    assert_eq!(common::numbering_errors(&mut conn), 0, "every count is 0");
+
+    let profile = tag_of(&get(&app, &app.api(PROFILE), &token, &[]).await);
+    let groups = tag_of(&get(&app, &app.api(GROUPS), &token, &[]).await);
+    conn.batch_execute("BEGIN; TRUNCATE billing_groups, invoices; INSERT INTO billing_groups (customer_id, group_id, address) SELECT customer_id, 'HQ', 'Col. Palmira, Av. Republica de Chile 1402, Tegucigalpa' FROM customers WHERE code = 1001; COMMIT")
+        .expect("the groups truncated and one written back");
+    let answer = get(
+        &app,
+        &app.api(GROUPS),
+        &token,
+        &[("if-none-match", &groups)],
+    )
+    .await;
+    assert_eq!(answer.status(), 200, "the groups changed");
+    conn.batch_execute("TRUNCATE subscribers CASCADE")
+        .expect("every subscriber gone");
+    let answer = get(
+        &app,
+        &app.api(PROFILE),
+        &token,
+        &[("if-none-match", &profile)],
+    )
+    .await;
+    assert_eq!(answer.status(), 404, "the subscriber is gone");
 }

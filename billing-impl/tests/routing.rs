@@ -23,7 +23,7 @@ use billing_api::{
 };
 use billing_impl::{
     error::{ApiError, TokenProblem},
-    middleware::json_errors,
+    http::middleware::json_errors,
 };
 use common::assert_error_body;
 use reqwest::Method;

@@ -6,6 +6,7 @@
 pub mod contract;
 pub mod faults;
 pub mod process;
+pub mod snapshot;
 
 use std::{sync::OnceLock, time::Duration};
 

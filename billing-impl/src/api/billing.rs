@@ -7,8 +7,11 @@ use billing_api::{
     models,
 };
 
-use super::{Authenticated, BillingService, bills::Bills, caching};
-use crate::error::ApiError;
+use super::{Authenticated, BillingService, bills::BillsPage};
+use crate::{
+    error::ApiError,
+    http::conditional::{Answer, CACHE_CONTROL},
+};
 
 impl Billing for BillingService {
     async fn find_customer_bills_by_client_code(
@@ -24,20 +27,18 @@ impl Billing for BillingService {
             .list_bills(&caller, id_type, id, None, query_params, if_none_match)
             .await?;
         Ok(match bills {
-            Bills::Page {
-                bills,
+            Answer::Full {
+                body: BillsPage { bills, link, total },
                 etag,
-                link,
-                total,
             } => FindCustomerBillsByClientCodeResponse::Ok {
                 body: bills,
-                cache_control: caching::CACHE_CONTROL.to_owned(),
+                cache_control: CACHE_CONTROL.to_owned(),
                 e_tag: etag,
                 x_total_count: total,
                 link,
             },
-            Bills::NotModified { etag } => FindCustomerBillsByClientCodeResponse::NotModified {
-                cache_control: caching::CACHE_CONTROL.to_owned(),
+            Answer::NotModified { etag } => FindCustomerBillsByClientCodeResponse::NotModified {
+                cache_control: CACHE_CONTROL.to_owned(),
                 e_tag: etag,
             },
         })

@@ -13,13 +13,13 @@ use billing_api::{
 
 use super::{
     Authenticated, BillingService, CustomerRef,
-    bills::Bills,
-    caching,
+    bills::BillsPage,
     idempotency::{Written, request_digest},
 };
 use crate::{
     db::{self, audit::Action, billing_groups::Deleted},
     error::ApiError,
+    http::conditional::{self, Answer, CACHE_CONTROL, IfNoneMatch},
 };
 
 fn group_model(group: db::billing_groups::BillingGroup) -> models::BillingGroupRequest {
@@ -30,15 +30,13 @@ fn group_model(group: db::billing_groups::BillingGroup) -> models::BillingGroupR
     }
 }
 
+/// What the tag of a customer's list of groups is keyed by, beside the customer and its
+/// version.
+const GROUPS: &str = "groups";
+
 /// The answer for a group the customer does not have.
 pub(super) fn no_group(group_id: &str) -> ApiError {
     ApiError::NotFound(format!("the customer has no billing group `{group_id}`"))
-}
-
-/// What listing a customer's groups answers.
-enum Groups {
-    Listed(Vec<db::billing_groups::BillingGroup>, String),
-    NotModified(String),
 }
 
 impl BillingService {
@@ -98,21 +96,19 @@ impl BillingGroup for BillingService {
             )
             .await?;
         Ok(match bills {
-            Bills::Page {
-                bills,
+            Answer::Full {
+                body: BillsPage { bills, link, total },
                 etag,
-                link,
-                total,
             } => FindCustomerBillsByClientCodeAndBillingGroupResponse::Ok {
                 body: bills,
-                cache_control: caching::CACHE_CONTROL.to_owned(),
+                cache_control: CACHE_CONTROL.to_owned(),
                 e_tag: etag,
                 x_total_count: total,
                 link,
             },
-            Bills::NotModified { etag } => {
+            Answer::NotModified { etag } => {
                 FindCustomerBillsByClientCodeAndBillingGroupResponse::NotModified {
-                    cache_control: caching::CACHE_CONTROL.to_owned(),
+                    cache_control: CACHE_CONTROL.to_owned(),
                     e_tag: etag,
                 }
             }
@@ -128,35 +124,40 @@ impl BillingGroup for BillingService {
         let models::ListBillingGroupsPathParams { id, id_type } = path_params;
         let models::ListBillingGroupsHeaderParams { if_none_match } = header_params;
         let customer = caller.customer(id_type, id)?;
-        let keys = self.customer_keys.clone();
-        let groups = self
-            .reads
-            .read(&caller.client.client_id, move |conn| {
-                let (key, version) = keys
-                    .versioned(conn, &customer.id_type, customer.code)?
-                    .ok_or_else(|| customer.not_found())?;
-                let etag = caching::etag(key, version, "groups");
-                if if_none_match
-                    .as_deref()
-                    .is_some_and(|tags| caching::is_current(tags, &etag))
-                {
-                    return Ok(Groups::NotModified(etag));
-                }
-                Ok::<_, ApiError>(Groups::Listed(db::billing_groups::list(conn, key)?, etag))
-            })
-            .await?;
-        let cache_control = caching::CACHE_CONTROL.to_owned();
-        Ok(match groups {
-            Groups::Listed(groups, e_tag) => ListBillingGroupsResponse::Ok {
+        let client = &caller.client.client_id;
+        let current_tag = || self.current_tag(&caller, &customer, GROUPS);
+        let read = || async {
+            let (name, keys) = (customer.clone(), self.customer_keys.clone());
+            self.reads
+                .read(client, move |conn| {
+                    // The groups and the version they are tagged with, from one snapshot.
+                    conn.build_transaction()
+                        .repeatable_read()
+                        .read_only()
+                        .run(|conn| {
+                            let (key, version) = keys
+                                .versioned(conn, &name.id_type, name.code)?
+                                .ok_or_else(|| name.not_found())?;
+                            let groups = db::billing_groups::list(conn, key)?;
+                            Ok::<_, ApiError>((groups, conditional::etag(key, version, GROUPS)))
+                        })
+                })
+                .await
+        };
+        let answer =
+            conditional::answer(IfNoneMatch::new(if_none_match), current_tag, read).await?;
+        let cache_control = CACHE_CONTROL.to_owned();
+        Ok(match answer {
+            Answer::Full { body: groups, etag } => ListBillingGroupsResponse::Ok {
                 body: models::BillingGroupCollection {
                     billing_group: groups.into_iter().map(group_model).collect(),
                 },
                 cache_control,
-                e_tag,
+                e_tag: etag,
             },
-            Groups::NotModified(e_tag) => ListBillingGroupsResponse::NotModified {
+            Answer::NotModified { etag } => ListBillingGroupsResponse::NotModified {
                 cache_control,
-                e_tag,
+                e_tag: etag,
             },
         })
     }

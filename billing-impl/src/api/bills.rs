@@ -6,7 +6,7 @@ use billing_api::models;
 use chrono::NaiveDate;
 use contract_runtime::WireEnum;
 
-use super::{Authenticated, BillingService, caching};
+use super::{Authenticated, BillingService};
 use crate::{
     db::{
         self,
@@ -14,28 +14,25 @@ use crate::{
         invoices::{InvoiceFilter, InvoiceRow, Listing},
     },
     error::ApiError,
+    http::conditional::{self, Answer, IfNoneMatch},
 };
 
 /// The query parameters of both bill listings (the spec's `x-same-query-params-as`).
 pub(super) type BillQuery = models::FindCustomerBillsByClientCodeQueryParams;
 
-/// What a bill listing answers.
-pub(super) enum Bills {
-    /// A page, with its tag, its links to the other pages, and how many bills match.
-    Page {
-        bills: models::BillCollection,
-        etag: String,
-        link: String,
-        total: i64,
-    },
-    /// The page the request's `If-None-Match` names is still current.
-    NotModified { etag: String },
+/// A page of bills as both listings answer it: its bills, its links to the other pages,
+/// and how many bills match (its tag comes with it, in `Answer`).
+pub(super) struct BillsPage {
+    pub bills: models::BillCollection,
+    pub link: String,
+    pub total: i64,
 }
 
 impl BillingService {
     /// A page of the bills of the customer `id_type`/`id`, of its group `group` when one is
     /// named, as `query` asks for them; a 404 for a customer the caller does not serve, an
-    /// unknown customer, or an unknown group.
+    /// unknown customer, or an unknown group. The page's tag is keyed by the customer, its
+    /// version and the page's own link (its path, filters, `quantity` and `pageInit`).
     pub(super) async fn list_bills(
         &self,
         caller: &Authenticated,
@@ -44,48 +41,38 @@ impl BillingService {
         group: Option<String>,
         query: BillQuery,
         if_none_match: Option<String>,
-    ) -> Result<Bills, ApiError> {
+    ) -> Result<Answer<BillsPage>, ApiError> {
         let customer = caller.customer(id_type, id)?;
         let filter = filter(query, group)?;
         let links = Links::new(&self.base_path, &customer.id_type, customer.code, &filter);
-        // The page's own link stands for the request in its tag.
         let what = links.of_page(filter.offset);
-        let keys = self.customer_keys.clone();
-        if let Some(tags) = if_none_match {
-            let (name, keys) = (customer.clone(), keys.clone());
-            let current = self
+        let client = &caller.client.client_id;
+        let current_tag = || self.current_tag(caller, &customer, &what);
+        let read = || async {
+            let (customer, keys) = (customer.clone(), self.customer_keys.clone());
+            let page = self
                 .reads
-                .read(&caller.client.client_id, move |conn| {
-                    Ok::<_, ApiError>(keys.versioned(conn, &name.id_type, name.code)?)
+                .read(client, move |conn| {
+                    let listing =
+                        db::invoices::list(conn, &keys, &customer.id_type, customer.code, &filter)?;
+                    match listing {
+                        Listing::Page(page) => Ok(page),
+                        Listing::NoCustomer => Err(customer.not_found()),
+                        Listing::NoGroup => Err(super::billing_group::no_group(
+                            filter.billing_group.as_deref().unwrap_or_default(),
+                        )),
+                    }
                 })
                 .await?;
-            if let Some((key, version)) = current {
-                let etag = caching::etag(key, version, &what);
-                if caching::is_current(&tags, &etag) {
-                    return Ok(Bills::NotModified { etag });
-                }
-            }
-        }
-        let page = self
-            .reads
-            .read(&caller.client.client_id, move |conn| {
-                let listing =
-                    db::invoices::list(conn, &keys, &customer.id_type, customer.code, &filter)?;
-                match listing {
-                    Listing::Page(page) => Ok(page),
-                    Listing::NoCustomer => Err(customer.not_found()),
-                    Listing::NoGroup => Err(super::billing_group::no_group(
-                        filter.billing_group.as_deref().unwrap_or_default(),
-                    )),
-                }
-            })
-            .await?;
-        Ok(Bills::Page {
-            etag: caching::etag(page.customer_id, page.version, &what),
-            link: links.header(page.total),
-            total: page.total,
-            bills: bill_collection(page.rows)?,
-        })
+            let etag = conditional::etag(page.customer_id, page.version, &what);
+            let page = BillsPage {
+                link: links.header(page.total),
+                total: page.total,
+                bills: bill_collection(page.rows)?,
+            };
+            Ok((page, etag))
+        };
+        conditional::answer(IfNoneMatch::new(if_none_match), current_tag, read).await
     }
 }
 

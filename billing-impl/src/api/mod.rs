@@ -7,7 +7,6 @@
 mod billing;
 mod billing_group;
 mod bills;
-pub mod caching;
 mod idempotency;
 mod profile;
 
@@ -25,7 +24,7 @@ use crate::{
         replicas::Reads,
     },
     error::ApiError,
-    middleware::{ClientId, REQUEST_ID},
+    http::middleware::{ClientId, REQUEST_ID},
 };
 
 /// The server's state, shared by every worker: where reads and writes go, the token
@@ -67,6 +66,24 @@ impl BillingService {
         let written = self.reads.primary().write(work).await?;
         self.reads.wrote(&caller.client.client_id);
         Ok(written)
+    }
+
+    /// The tag an answer about `customer` to the request `what` has now, read from the
+    /// customer's version alone (one statement); `None` when there is no such customer.
+    async fn current_tag(
+        &self,
+        caller: &Authenticated,
+        customer: &CustomerRef,
+        what: &str,
+    ) -> Result<Option<String>, ApiError> {
+        let (name, keys) = (customer.clone(), self.customer_keys.clone());
+        let current = self
+            .reads
+            .read(&caller.client.client_id, move |conn| {
+                Ok::<_, ApiError>(keys.versioned(conn, &name.id_type, name.code)?)
+            })
+            .await?;
+        Ok(current.map(|(key, version)| crate::http::conditional::etag(key, version, what)))
     }
 }
 

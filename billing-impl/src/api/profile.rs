@@ -7,10 +7,11 @@ use billing_api::{
     models,
 };
 
-use super::{Authenticated, BillingService, caching};
+use super::{Authenticated, BillingService};
 use crate::{
     db::{self, subscribers::OwnedProfile},
     error::ApiError,
+    http::conditional::{self, Answer, CACHE_CONTROL, IfNoneMatch},
 };
 
 impl Profile for BillingService {
@@ -22,32 +23,41 @@ impl Profile for BillingService {
     ) -> Result<GetClientAccountGeneralInfoResponse, ApiError> {
         let models::GetClientAccountGeneralInfoPathParams { msisdn } = path_params;
         let models::GetClientAccountGeneralInfoHeaderParams { if_none_match } = header_params;
-        let found = self
-            .reads
-            .read(&caller.client.client_id, move |conn| {
-                Ok::<_, ApiError>(db::subscribers::profile(conn, msisdn)?)
-            })
-            .await?;
-        // A subscriber of a customer the caller does not serve is answered as an unknown one.
-        let OwnedProfile {
-            customer_id,
-            version,
-            profile,
-            ..
-        } = found
-            .filter(|owned| caller.client.customers.serves(&owned.id_type, owned.code))
-            .ok_or_else(|| ApiError::NotFound(format!("no subscriber with MSISDN {msisdn}")))?;
-        let e_tag = caching::etag(customer_id, version, &format!("profile {msisdn}"));
-        let cache_control = caching::CACHE_CONTROL.to_owned();
-        if if_none_match
-            .as_deref()
-            .is_some_and(|tags| caching::is_current(tags, &e_tag))
-        {
-            return Ok(GetClientAccountGeneralInfoResponse::NotModified {
-                cache_control,
-                e_tag,
-            });
-        }
+        // The profile and its version come from one statement; reading the version alone
+        // would cost as much.
+        let current_tag = || async { Ok::<_, ApiError>(None) };
+        let read = || async {
+            let found = self
+                .reads
+                .read(&caller.client.client_id, move |conn| {
+                    Ok::<_, ApiError>(db::subscribers::profile(conn, msisdn)?)
+                })
+                .await?;
+            // A subscriber of a customer the caller does not serve is answered as an
+            // unknown one.
+            let OwnedProfile {
+                customer_id,
+                version,
+                profile,
+                ..
+            } = found
+                .filter(|owned| caller.client.customers.serves(&owned.id_type, owned.code))
+                .ok_or_else(|| ApiError::NotFound(format!("no subscriber with MSISDN {msisdn}")))?;
+            let etag = conditional::etag(customer_id, version, &format!("profile {msisdn}"));
+            Ok((profile, etag))
+        };
+        let answer =
+            conditional::answer(IfNoneMatch::new(if_none_match), current_tag, read).await?;
+        let cache_control = CACHE_CONTROL.to_owned();
+        let (profile, e_tag) = match answer {
+            Answer::Full { body, etag } => (body, etag),
+            Answer::NotModified { etag } => {
+                return Ok(GetClientAccountGeneralInfoResponse::NotModified {
+                    cache_control,
+                    e_tag: etag,
+                });
+            }
+        };
         let db::subscribers::ContractProfile {
             billing_address,
             billing_cycle,

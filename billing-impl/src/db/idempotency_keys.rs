@@ -3,17 +3,13 @@
 use diesel::{
     OptionalExtension, PgConnection, QueryResult,
     prelude::*,
-    sql_types::{Bool, Integer, Text},
+    sql_types::{Bool, Text},
 };
 
 use super::schema::idempotency_keys;
 
 /// How long a key stands for its request.
 pub const KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
-
-/// The advisory locks of the keys ('idem'): one is held by the transaction serving a
-/// request with the key, so that another with it meanwhile is told so at once.
-const KEY_LOCKS: i32 = 0x6964_656d;
 
 /// What a key stands for when a request comes with it.
 #[derive(Debug, PartialEq, Eq)]
@@ -36,19 +32,29 @@ struct Locked {
 
 /// What `key` of `client` stands for, for a request whose digest is `digest`; while the
 /// transaction lasts, the key is this request's.
+///
+/// The transaction serving a request with a key holds an advisory lock (64-bit form) made
+/// of the client's own number (`oauth_clients.lock_id`) in its high half and the key's hash
+/// in its low half, so that another request with the key meanwhile is told so at once, not
+/// made to wait. Two keys of one client whose hashes collide share a lock (the second is
+/// told to retry while the first is served); two clients' keys never do. A client deleted
+/// while its request was on the way takes no lock, and is told to retry.
 pub fn claim(
     conn: &mut PgConnection,
     client: &str,
     key: &str,
     digest: &[u8],
 ) -> QueryResult<Claim> {
-    let Locked { locked } = diesel::sql_query(
-        "SELECT pg_try_advisory_xact_lock($1, hashtext($2 || ' ' || $3)) AS locked",
+    let locked = diesel::sql_query(
+        "SELECT pg_try_advisory_xact_lock(\
+            (lock_id::bigint << 32) | (hashtext($2)::bigint & 4294967295)) AS locked \
+         FROM oauth_clients WHERE client_id = $1",
     )
-    .bind::<Integer, _>(KEY_LOCKS)
     .bind::<Text, _>(client)
     .bind::<Text, _>(key)
-    .get_result(conn)?;
+    .get_result::<Locked>(conn)
+    .optional()?
+    .is_some_and(|Locked { locked }| locked);
     if !locked {
         return Ok(Claim::Busy);
     }

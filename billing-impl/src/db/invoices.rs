@@ -104,7 +104,7 @@ pub const DEFERRED_JOIN_FROM_PAGES: i64 = 20;
 /// What listing a customer's bills found.
 #[derive(Debug)]
 pub enum Listing {
-    /// No customer has that name.
+    /// No customer has that name (or key).
     NoCustomer,
     /// The customer has no billing group by the filter's name.
     NoGroup,
@@ -113,8 +113,8 @@ pub enum Listing {
 }
 
 /// A page of a customer's bills, with how many bills match its filters in all, and the
-/// version of what the API answers of the customer (`customers.data_version`), both read
-/// by the page's own statement.
+/// version of what the API answers of the customer (`customers.data_version`), all three
+/// read from one snapshot (see `page`).
 #[derive(Debug)]
 pub struct Page {
     /// The customer's key.
@@ -127,8 +127,7 @@ pub struct Page {
 /// A page of the bills of the customer named `id_type` and `code`, read by the key
 /// remembered in `keys` when there is one, so that PostgreSQL does not look the customer
 /// up. Such a key is stale when its customer is gone, or another under the same name: the
-/// page's statement finds no customer by it, and the name is looked up again. An empty
-/// page of a group is answered only when the customer has the group.
+/// page finds no customer by it, and the name is looked up again.
 pub fn list(
     conn: &mut PgConnection,
     keys: &CustomerKeys,
@@ -143,66 +142,78 @@ pub fn list(
             None => return Ok(Listing::NoCustomer),
         },
     };
-    let page = match page(conn, key, filter)? {
-        Some(page) => page,
-        None if remembered => match keys.look_up(conn, id_type, code)? {
-            Some(current) => match page(conn, current, filter)? {
-                Some(page) => page,
-                None => return Ok(Listing::NoCustomer),
-            },
-            None => return Ok(Listing::NoCustomer),
+    match page(conn, key, filter)? {
+        Listing::NoCustomer if remembered => match keys.look_up(conn, id_type, code)? {
+            Some(current) => page(conn, current, filter),
+            None => Ok(Listing::NoCustomer),
         },
-        None => return Ok(Listing::NoCustomer),
-    };
-    if page.rows.is_empty()
-        && let Some(group) = &filter.billing_group
-        && !billing_groups::exists(conn, page.customer_id, group)?
-    {
-        return Ok(Listing::NoGroup);
+        listing => Ok(listing),
     }
-    Ok(Listing::Page(page))
 }
 
 /// One page of the invoices of the customer whose key is `customer_id`, newest bill date
-/// first, ties by invoice number; `None` when there is no such customer.
+/// first, ties by invoice number, with its count and version from the same snapshot, so
+/// that a tag is only ever given to the rows it describes.
+///
+/// A shallow page of all the customer's bills that is not empty (nearly every request)
+/// is one statement: the rows joined to the customer's row, which holds the count and the
+/// version. Every other page (filtered, a group's, deep, or empty) is read in one
+/// `REPEATABLE READ` read-only transaction: the count and version first, then, only when
+/// the page is not past the end, its rows. docs/design.md has the figures of both.
 pub fn page(
     conn: &mut PgConnection,
     customer_id: i64,
     filter: &InvoiceFilter,
-) -> QueryResult<Option<Page>> {
-    if filter.is_unfiltered() && filter.offset >= BY_POSITION_FROM_OFFSET {
-        // Positions run from 1 to how many invoices the customer has.
-        let Some((newest, version)) = counted(conn, customer_id)? else {
-            return Ok(None);
-        };
-        let rows = load_page(
-            conn,
-            by_position(customer_id, newest - filter.offset, filter.limit),
-            filter.limit,
-        )?;
-        return Ok(Some(Page {
-            customer_id,
-            rows,
-            total: newest,
-            version,
-        }));
-    }
-    // A page without filters reads how many invoices the customer has, and its version,
-    // in its own statement; a filtered one, or an empty page, asks for them apart
-    // (`summary`).
-    let (rows, known) = match page_statement(customer_id, filter) {
-        PageStatement::Plain(statement) => {
-            let rows: Vec<(InvoiceRow, i64, i64)> = load(conn, statement, filter.limit)?;
-            let known = rows.first().map(|&(_, count, version)| (count, version));
-            (rows.into_iter().map(|(row, _, _)| row).collect(), known)
+) -> QueryResult<Listing> {
+    if filter.offset < BY_POSITION_FROM_OFFSET
+        && let PageStatement::Plain(statement) = page_statement(customer_id, filter)
+    {
+        let rows: Vec<(InvoiceRow, i64, i64)> = load(conn, statement, filter.limit)?;
+        if let Some(&(_, total, version)) = rows.first() {
+            return Ok(Listing::Page(Page {
+                customer_id,
+                rows: rows.into_iter().map(|(row, _, _)| row).collect(),
+                total,
+                version,
+            }));
         }
-        built => (load_page(conn, built, filter.limit)?, None),
+        // No row: no such customer, or none of its bills on this page; the snapshot
+        // below tells which.
+    }
+    conn.build_transaction()
+        .repeatable_read()
+        .read_only()
+        .run(|conn| page_in_snapshot(conn, customer_id, filter))
+}
+
+/// `page`, in the snapshot of the caller's transaction.
+fn page_in_snapshot(
+    conn: &mut PgConnection,
+    customer_id: i64,
+    filter: &InvoiceFilter,
+) -> QueryResult<Listing> {
+    let Some((total, version)) = summary(conn, customer_id, filter)? else {
+        return Ok(Listing::NoCustomer);
     };
-    let known = match known {
-        Some(known) => Some(known),
-        None => summary(conn, customer_id, filter)?,
+    if total == 0
+        && let Some(group) = &filter.billing_group
+        && !billing_groups::exists(conn, customer_id, group)?
+    {
+        return Ok(Listing::NoGroup);
+    }
+    let rows = if filter.offset >= total {
+        Vec::new()
+    } else if filter.is_unfiltered() && filter.offset >= BY_POSITION_FROM_OFFSET {
+        // Positions run from 1 to how many invoices the customer has.
+        load_page(
+            conn,
+            by_position(customer_id, total - filter.offset, filter.limit),
+            filter.limit,
+        )?
+    } else {
+        load_page(conn, page_statement(customer_id, filter), filter.limit)?
     };
-    Ok(known.map(|(total, version)| Page {
+    Ok(Listing::Page(Page {
         customer_id,
         rows,
         total,

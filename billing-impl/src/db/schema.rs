@@ -26,6 +26,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    customer_changes (transaction_id, customer_id) {
+        transaction_id -> Int8,
+        customer_id -> Int8,
+        invoice_delta -> Int8,
+    }
+}
+
+diesel::table! {
     customers (customer_id) {
         customer_id -> Int8,
         id_type -> Text,
@@ -118,6 +126,7 @@ diesel::table! {
         created_at -> Timestamptz,
         revoked_at -> Nullable<Timestamptz>,
         all_customers -> Bool,
+        lock_id -> Int4,
     }
 }
 
@@ -163,6 +172,7 @@ diesel::joinable!(subscribers -> customers (customer_id));
 diesel::allow_tables_to_appear_in_same_query!(
     billing_group_audit,
     billing_groups,
+    customer_changes,
     customers,
     idempotency_keys,
     import_runs,
