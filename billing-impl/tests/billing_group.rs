@@ -358,17 +358,21 @@ async fn concurrent_updates_of_one_group_leave_one_whole_write() {
     );
 }
 
-/// Asserts that the answer at `path`, asked for while `change` commits, describes one
-/// state.
-async fn an_answer_across_a_commit_is_one_state(path: &str, change: &str) {
-    let app = TestApp::with_demo_data().await;
-    snapshot::assert_one_state_across_a_commit(&app, &app.api(path), change).await;
+/// Asserts that the answer at `path`, asked for while `change` commits to `table`,
+/// describes one state, with `customers` locked (which an answer reading its rows first
+/// waits for last) and with `table` locked (the other way round).
+async fn an_answer_across_a_commit_is_one_state(path: &str, table: &str, change: &str) {
+    for locked in ["customers", table] {
+        let app = TestApp::with_demo_data().await;
+        snapshot::assert_one_state_across_a_commit(&app, &app.api(path), locked, change).await;
+    }
 }
 
 #[tokio::test]
 async fn a_groups_page_of_bills_its_count_and_its_tag_come_from_one_snapshot() {
     an_answer_across_a_commit_is_one_state(
         &format!("{GROUPS_1001}/HQ"),
+        "invoices",
         "INSERT INTO invoices (customer_id, invoice_number, billing_group_id, invoice_status,
                                bill_date, invoice_amount, invoice_balance)
          SELECT customer_id, 'RACE-1', 'HQ', 'OPEN', DATE '2031-01-01', 1, 1
@@ -381,6 +385,7 @@ async fn a_groups_page_of_bills_its_count_and_its_tag_come_from_one_snapshot() {
 async fn the_list_of_groups_and_its_tag_come_from_one_snapshot() {
     an_answer_across_a_commit_is_one_state(
         GROUPS_1001,
+        "billing_groups",
         "INSERT INTO billing_groups (customer_id, group_id, address)
          SELECT customer_id, 'RACE', 'Somewhere' FROM customers WHERE code = 1001",
     )
