@@ -207,9 +207,23 @@ PLAN = (
             Wrk("plain", "identity", "bills.lua", ("best:bills-apart",)),
             Wrk("gzip", "gzip", "bills.lua", ("best:bills-apart",), accept_encoding="gzip"),
         )),
+        # Each read of a page of bills by the two binaries in turns: all the customer's, its
+        # PAID ones (counted), one group's, and a 304.
         InTurns("baseline", "list bills by the --baseline binary and by this one", (
             Wrk("before", "baseline", "bills.lua", ("best:bills-apart",), server="baseline"),
             Wrk("now", "this binary", "bills.lua", ("best:bills-apart",)),
+            Wrk("before-paid", "baseline, PAID bills", "bills.lua", ("best:bills-apart",),
+                path=BILLS_PATH + "?status=PAID", server="baseline"),
+            Wrk("now-paid", "this binary, PAID bills", "bills.lua", ("best:bills-apart",),
+                path=BILLS_PATH + "?status=PAID"),
+            Wrk("before-group", "baseline, one group's bills", "bills.lua", ("best:bills-apart",),
+                path=GROUP_PATH, server="baseline"),
+            Wrk("now-group", "this binary, one group's bills", "bills.lua", ("best:bills-apart",),
+                path=GROUP_PATH),
+            Wrk("before-304", "baseline, a current If-None-Match (304)", "conditional.lua",
+                ("best:bills-apart",), expect=304, conditional=True, server="baseline"),
+            Wrk("now-304", "this binary, a current If-None-Match (304)", "conditional.lua",
+                ("best:bills-apart",), expect=304, conditional=True),
         )),
         InTurns("metrics", "list bills, metrics on and off", (
             Wrk("off", "metrics off", "bills.lua", ("best:bills-apart",), server="quiet"),
@@ -370,6 +384,16 @@ FIGURES = (
           goal=Goal("<=", 0.5)),
     Paired("list bills req/s of this binary ÷ of the --baseline binary, median of the pairs in turns",
            "baseline", "now.rps", "before.rps", goal=Goal(">=", 0.97)),
+    # A new build is no slower than the one before it on the other reads of a page either.
+    Paired("list bills, PAID bills, req/s of this binary ÷ of the --baseline binary, median of "
+           "the pairs in turns", "baseline", "now-paid.rps", "before-paid.rps",
+           gate=Gate(">=", 1.0, PAIRS)),
+    Paired("one group's bills, req/s of this binary ÷ of the --baseline binary, median of the "
+           "pairs in turns", "baseline", "now-group.rps", "before-group.rps",
+           gate=Gate(">=", 1.0, PAIRS)),
+    Paired("list bills with a current If-None-Match (304), req/s of this binary ÷ of the "
+           "--baseline binary, median of the pairs in turns", "baseline", "now-304.rps",
+           "before-304.rps", gate=Gate(">=", 1.0, PAIRS)),
     Ratio("10,000-bill customer, first page of its PAID bills (counted) ÷ of all its bills, mean latency",
           "big-paid@1.mean_ms", "big-offset-0@1.mean_ms"),
     Ratio("bill run, rows/s of billing import (JSON Lines) ÷ of COPY",

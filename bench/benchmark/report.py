@@ -63,8 +63,12 @@ def measurement(results: dict, group: str, level: str) -> dict:
 
 
 def field(record: dict, path: str) -> float:
+    """The value at `path` (dotted) in `record`; a run of a plan before the field was added
+    to it has none."""
     value = record
     for name in path.split("."):
+        if name not in value:
+            raise NotMeasured(f"{path} was not measured")
         value = value[name]
     return value
 

@@ -119,8 +119,13 @@ class GatesAndGoalsTest(unittest.TestCase):
         self.assertNotIn("**regressed**", markdown)
         self.assertNotIn("Regressed gates", markdown)
         for figure in plan.FIGURES:
-            if figure.gate:
-                self.assertTrue(self.gate_row(markdown, figure.label).endswith("| met |"), figure.label)
+            if not figure.gate:
+                continue
+            row = self.gate_row(markdown, figure.label)
+            if "was not measured" in row:
+                # A gate the plan gained after the run of record, which has no such field.
+                continue
+            self.assertTrue(row.endswith("| met |"), figure.label)
 
     def test_a_regressed_gate_fails_the_run_and_says_which(self):
         forged = figure_of("forged-token requests")
