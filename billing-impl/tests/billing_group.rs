@@ -412,15 +412,16 @@ async fn groups_are_written_at_once_while_an_atomic_import_of_the_customers_bill
         .stderr(Stdio::null())
         .spawn()
         .expect("start the import");
-    // A first batch of customer 1001's bills is written; the transaction stays open,
-    // waiting for the rest of standard input.
+    // A first batch of customer 1001's bills of group HQ is written; the transaction stays
+    // open, waiting for the rest of standard input.
     let mut input = import.stdin.take().expect("the import's standard input");
     for day in 1..=15 {
         writeln!(
             input,
             "{{\"customer\": {{\"idType\": \"CLIENT_CODE\", \"id\": 1001}}, \
               \"invoiceNumber\": \"ATOMIC-{day}\", \"billDate\": \"2030-01-{day:02}\", \
-              \"invoiceAmount\": 1, \"invoiceBalace\": 1, \"invoiceStatus\": \"OPEN\"}}"
+              \"invoiceAmount\": 1, \"invoiceBalace\": 1, \"invoiceStatus\": \"OPEN\", \
+              \"billingGroup\": {{\"id\": \"HQ\", \"idType\": \"GROUP_ID\"}}}}"
         )
         .expect("a line");
     }

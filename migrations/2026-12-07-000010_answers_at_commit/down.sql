@@ -3,8 +3,10 @@ DROP TRIGGER subscribers_version_after_truncate ON subscribers;
 DROP TRIGGER billing_groups_version_after_truncate ON billing_groups;
 DROP TRIGGER invoices_version_after_truncate ON invoices;
 DROP FUNCTION customers_after_truncate();
+DROP TABLE customer_changes_pending;
 DROP TABLE customer_changes;
 DROP FUNCTION customer_changes_apply();
+DROP FUNCTION customer_changes_mark_pending();
 
 -- Migration 000008's triggers: counts and versions written by each statement.
 CREATE OR REPLACE FUNCTION customers_bump_data_version() RETURNS trigger

@@ -62,17 +62,36 @@ BEGIN
 END
 $$;
 
+-- One row per transaction that noted a change, whose insert alone fires the trigger below:
+-- a deferred row trigger on `customer_changes` itself would fire once per customer, each
+-- firing after the first scanning what the first took (a commit of N customers then cost
+-- N² index visits: 24 s for 8,000, measured).
+CREATE UNLOGGED TABLE customer_changes_pending (
+    transaction_id BIGINT PRIMARY KEY DEFAULT txid_current()
+);
+
+-- Every noting statement marks its transaction as pending (once: a conflict fires nothing).
+CREATE FUNCTION customer_changes_mark_pending() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO customer_changes_pending DEFAULT VALUES ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER customer_changes_noted AFTER INSERT ON customer_changes
+    FOR EACH STATEMENT EXECUTE FUNCTION customer_changes_mark_pending();
+
 -- At commit: the transaction's noted changes written to the customers' rows once, locked
--- in ascending order of key so that two committing transactions never deadlock. The
--- version is the transaction's id, which no earlier transaction had. The trigger fires
--- once per customer noted (a later statement on the same customer updates its row, which
--- fires nothing); the first firing takes every row of the transaction, the others none.
+-- in ascending order of key so that two committing transactions never deadlock on them.
+-- The version is the transaction's id, which no earlier transaction had.
 CREATE FUNCTION customer_changes_apply() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     changed BIGINT[];
     deltas BIGINT[];
 BEGIN
+    DELETE FROM customer_changes_pending WHERE transaction_id = txid_current();
     WITH taken AS (
         DELETE FROM customer_changes WHERE transaction_id = txid_current()
         RETURNING customer_id, invoice_delta
@@ -94,7 +113,7 @@ BEGIN
 END
 $$;
 
-CREATE CONSTRAINT TRIGGER customer_changes_at_commit AFTER INSERT ON customer_changes
+CREATE CONSTRAINT TRIGGER customer_changes_at_commit AFTER INSERT ON customer_changes_pending
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION customer_changes_apply();
 

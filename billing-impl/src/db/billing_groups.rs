@@ -37,8 +37,10 @@ pub fn exists(conn: &mut PgConnection, customer_id: i64, group_id: &str) -> Quer
     .get_result(conn)
 }
 
-/// The group, locked until the transaction ends; `None` when the customer has no such
-/// group.
+/// The group, locked until the transaction ends against other writers of it; `None` when
+/// the customer has no such group. `FOR NO KEY UPDATE`, not `FOR UPDATE`: the address is
+/// no key, so an uncommitted invoice of the group (whose foreign key holds `FOR KEY
+/// SHARE`, as an import's does) does not make the update wait.
 pub fn find_for_update(
     conn: &mut PgConnection,
     customer_id: i64,
@@ -48,7 +50,7 @@ pub fn find_for_update(
         .filter(billing_groups::customer_id.eq(customer_id))
         .filter(billing_groups::group_id.eq(group_id))
         .select(BillingGroup::as_select())
-        .for_update()
+        .for_no_key_update()
         .first(conn)
         .optional()
 }

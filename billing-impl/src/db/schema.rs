@@ -34,6 +34,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    customer_changes_pending (transaction_id) {
+        transaction_id -> Int8,
+    }
+}
+
+diesel::table! {
     customers (customer_id) {
         customer_id -> Int8,
         id_type -> Text,
@@ -173,6 +179,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     billing_group_audit,
     billing_groups,
     customer_changes,
+    customer_changes_pending,
     customers,
     idempotency_keys,
     import_runs,
