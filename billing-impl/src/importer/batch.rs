@@ -6,90 +6,19 @@
 
 use std::{cell::RefCell, rc::Rc};
 
-use diesel::{
-    Connection, PgConnection, QueryResult, QueryableByName,
-    connection::SimpleConnection,
-    sql_types::{BigInt, Bool, Nullable, Text},
-};
-use serde_json::{Map, Value};
+use diesel::{Connection, PgConnection, connection::SimpleConnection};
 
 use super::{
     ImportError, Kind, Options, Rejection, Summary,
-    customers::Customers,
-    groups::Groups,
     inputs::Inputs,
-    invoices::Invoices,
+    loader::Loader,
     progress::Progress,
-    records::{Column, Record, Records},
+    records::{Record, Records},
     refused,
     rejects::Rejects,
     source::Tally,
-    subscribers::Subscribers,
 };
 use crate::db::{self, import_runs::Counts};
-
-/// One kind's part of an import.
-pub(super) trait Loader {
-    /// A record as staged.
-    type Row;
-    /// The properties a CSV file of the kind may name.
-    const COLUMNS: &'static [Column];
-    /// The kind's staging table, a temporary table of the session.
-    const TABLE: &'static str;
-    /// Creates the staging table, if it is not there.
-    const STAGING: &'static str;
-    /// The row of the record on `line`, or why it cannot be loaded.
-    fn row(line: i64, object: Map<String, Value>) -> Result<Self::Row, Rejection>;
-    /// Copies `rows` into the staging table.
-    fn stage(conn: &mut PgConnection, rows: &[Self::Row]) -> QueryResult<usize>;
-    /// Removes from the staging table the rows from `from_line` on whose references do
-    /// not resolve, saying why.
-    fn unresolved(conn: &mut PgConnection, from_line: i64) -> QueryResult<Vec<Unresolved>>;
-    /// Removes the rows whose key a later line of the batch repeats, saying of each
-    /// whether it equals that later line.
-    fn superseded(conn: &mut PgConnection) -> QueryResult<Vec<Superseded>>;
-    /// Writes what is staged, changing only what differs from what is stored; the run
-    /// `run_id` is named where a change is recorded.
-    fn write(conn: &mut PgConnection, run_id: i64) -> QueryResult<Written>;
-}
-
-/// A staged row whose references do not resolve.
-#[derive(Debug, QueryableByName)]
-pub(super) struct Unresolved {
-    #[diesel(sql_type = BigInt)]
-    pub line: i64,
-    #[diesel(sql_type = Text)]
-    pub reason: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub field: Option<String>,
-}
-
-/// A staged row that a later line with its key replaces.
-#[derive(Debug, QueryableByName)]
-pub(super) struct Superseded {
-    /// Whether it equals that later line.
-    #[diesel(sql_type = Bool)]
-    pub same: bool,
-}
-
-/// What an upsert wrote.
-#[derive(Debug, Default, QueryableByName)]
-pub(super) struct Written {
-    #[diesel(sql_type = BigInt)]
-    pub inserted: i64,
-    #[diesel(sql_type = BigInt)]
-    pub updated: i64,
-}
-
-/// The columns a CSV file of `kind` may name.
-pub(super) fn columns(kind: Kind) -> &'static [Column] {
-    match kind {
-        Kind::Customers => Customers::COLUMNS,
-        Kind::Subscribers => Subscribers::COLUMNS,
-        Kind::Groups => Groups::COLUMNS,
-        Kind::Invoices => Invoices::COLUMNS,
-    }
-}
 
 /// The file an import loads: its name, size, what was read of it, and where its rejects go.
 pub(super) struct File<'a> {
@@ -99,23 +28,8 @@ pub(super) struct File<'a> {
     pub rejects: Rejects,
 }
 
-/// Loads the `records` of `file`, of `kind`, as `options` say.
-pub(super) fn load(
-    conn: &mut PgConnection,
-    kind: Kind,
-    file: File<'_>,
-    records: Records,
-    options: &Options,
-) -> Result<Summary, ImportError> {
-    match kind {
-        Kind::Customers => load_kind::<Customers>(conn, kind, file, records, options),
-        Kind::Subscribers => load_kind::<Subscribers>(conn, kind, file, records, options),
-        Kind::Groups => load_kind::<Groups>(conn, kind, file, records, options),
-        Kind::Invoices => load_kind::<Invoices>(conn, kind, file, records, options),
-    }
-}
-
-fn load_kind<L: Loader>(
+/// Loads the `records` of `file`, of `kind` (whose part `L` is), as `options` say.
+pub(super) fn load<L: Loader>(
     conn: &mut PgConnection,
     kind: Kind,
     file: File<'_>,

@@ -1,16 +1,17 @@
 //! Customers: `{"idType", "id", "name"}`, upserted by (`idType`, `id`); a name that
 //! changed is updated.
 
-use diesel::{ExecuteCopyFromDsl, Insertable, PgConnection, QueryResult, RunQueryDsl};
+use diesel::{ExecuteCopyFromDsl, Insertable, PgConnection, QueryResult};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{
     Rejection,
-    batch::{Loader, Superseded, Unresolved, Written},
     fields::{self, CustomerName},
+    loader::{Loader, Superseded, Unresolved, Written},
     records::{Cell, Column},
 };
+use crate::db;
 
 diesel::table! {
     import_customers (line) {
@@ -96,32 +97,10 @@ impl Loader for Customers {
     }
 
     fn superseded(conn: &mut PgConnection) -> QueryResult<Vec<Superseded>> {
-        diesel::sql_query(
-            "DELETE FROM import_customers AS s
-             USING (SELECT DISTINCT ON (id_type, code) line, id_type, code, name
-                    FROM import_customers ORDER BY id_type, code, line DESC) AS w
-             WHERE w.id_type = s.id_type AND w.code = s.code AND w.line > s.line
-             RETURNING s.name = w.name AS same",
-        )
-        .load(conn)
+        db::customers::staged_superseded(conn)
     }
 
     fn write(conn: &mut PgConnection, _run_id: i64) -> QueryResult<Written> {
-        diesel::sql_query(
-            "WITH written AS (
-                 INSERT INTO customers (id_type, code, name)
-                 SELECT s.id_type, s.code, s.name
-                 FROM import_customers AS s
-                 LEFT JOIN customers AS c ON c.id_type = s.id_type AND c.code = s.code
-                 WHERE c.customer_id IS NULL OR c.name <> s.name
-                 ORDER BY s.id_type, s.code
-                 ON CONFLICT (id_type, code) DO UPDATE SET name = EXCLUDED.name
-                     WHERE customers.name <> EXCLUDED.name
-                 RETURNING xmax = 0 AS inserted)
-             SELECT count(*) FILTER (WHERE inserted) AS inserted,
-                    count(*) FILTER (WHERE NOT inserted) AS updated
-             FROM written",
-        )
-        .get_result(conn)
+        db::customers::upsert_staged(conn)
     }
 }

@@ -23,6 +23,7 @@ mod groups;
 mod inputs;
 mod invoices;
 mod json_lines;
+mod loader;
 mod progress;
 mod records;
 mod refused;
@@ -41,9 +42,14 @@ use serde::Serialize;
 
 pub use self::source::Format;
 use self::{
-    records::Records,
+    customers::Customers,
+    groups::Groups,
+    invoices::Invoices,
+    loader::Loader,
+    records::{Column, Records},
     rejects::{Identity, Rejects},
     source::Source,
+    subscribers::Subscribers,
 };
 
 /// What a file holds.
@@ -175,7 +181,7 @@ pub fn import(
     for input in &inputs {
         let source = Source::open(input.path, options.format).map_err(ImportError::Refused)?;
         let (size, tally, name) = (source.size, source.tally.clone(), source.name.clone());
-        let records = Records::of(source, batch::columns(kind), options.max_record_bytes)
+        let records = Records::of(source, columns(kind), options.max_record_bytes)
             .map_err(ImportError::Refused)?;
         sources.push((name, size, tally, records));
     }
@@ -195,11 +201,28 @@ pub fn import(
             tally: &tally,
             rejects,
         };
-        let mut summary = batch::load(&mut conn, kind, file, records, options)?;
+        let mut summary = match kind {
+            Kind::Customers => batch::load::<Customers>(&mut conn, kind, file, records, options),
+            Kind::Subscribers => {
+                batch::load::<Subscribers>(&mut conn, kind, file, records, options)
+            }
+            Kind::Groups => batch::load::<Groups>(&mut conn, kind, file, records, options),
+            Kind::Invoices => batch::load::<Invoices>(&mut conn, kind, file, records, options),
+        }?;
         summary.seconds = started.elapsed().as_secs_f64();
         finished(&summary);
     }
     Ok(())
+}
+
+/// The columns a CSV file of `kind` may name.
+fn columns(kind: Kind) -> &'static [Column] {
+    match kind {
+        Kind::Customers => Customers::COLUMNS,
+        Kind::Subscribers => Subscribers::COLUMNS,
+        Kind::Groups => Groups::COLUMNS,
+        Kind::Invoices => Invoices::COLUMNS,
+    }
 }
 
 /// An input as the command names it: its path, which file it is (standard input too, when

@@ -14,7 +14,7 @@ use diesel::{
 
 use super::{
     Rejection,
-    batch::{Loader, Written},
+    loader::{Loader, Written},
 };
 
 /// A staged row the database refused, and why.
