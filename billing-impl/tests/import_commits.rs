@@ -1,39 +1,21 @@
 //! What a `billing import` commits, run through the binary: `--atomic` all or nothing
-//! (a reject, a stop or `kill -9` leave nothing, and the run's record says so), and a row
-//! the database refuses costs that row, not the run.
+//! (a reject, a stop or `kill -9` leave nothing, and the run's record says so; run again,
+//! it loads the whole file), and a row the database refuses costs that row, not the run.
 
 use billing_test_support as common;
 use std::{
     io::Write,
-    path::Path,
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
 use common::{
     Scratch, TestDb,
-    process::{Finished, billing},
+    import::{count, import, path, rejects_of},
+    process::billing,
 };
-use diesel::{PgConnection, RunQueryDsl, connection::SimpleConnection};
+use diesel::connection::SimpleConnection;
 use serde_json::Value;
-
-fn import(url: &str, args: &[&str]) -> Finished {
-    let mut command = vec!["import"];
-    command.extend_from_slice(args);
-    billing(url, &command, b"")
-}
-
-fn path(path: &Path) -> &str {
-    path.to_str().expect("a UTF-8 path")
-}
-
-fn count(conn: &mut PgConnection, from: &str) -> i64 {
-    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
-        "count(*) FROM {from}"
-    )))
-    .get_result(conn)
-    .expect("count")
-}
 
 fn customers(codes: std::ops::Range<i64>) -> String {
     codes
@@ -48,14 +30,6 @@ fn runs(url: &str) -> Vec<Value> {
     let listed = billing(url, &["imports", "list"], b"");
     assert_eq!(listed.code, 0, "{}", listed.stderr);
     listed.json_lines()
-}
-
-fn rejects_of(file: &Path) -> Vec<Value> {
-    std::fs::read_to_string(file)
-        .expect("a rejects file")
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("a JSON line"))
-        .collect()
 }
 
 #[test]
@@ -135,7 +109,7 @@ fn an_atomic_run_stopped_by_a_broken_file_records_nothing_loaded() {
 fn an_atomic_run_killed_loads_nothing_and_leaves_the_last_rejects_file() {
     let db = TestDb::migrated();
     let scratch = Scratch::new();
-    let file = scratch.file("customers.jsonl", customers(1..200_001));
+    let file = scratch.file("customers.jsonl", customers(1..50_001));
     let rejects = scratch.path.join("customers.jsonl.rejects.jsonl");
     let last_run = "{\"line\":3,\"reason\":\"an earlier run's\",\"input\":\"x\"}\n";
     std::fs::write(&rejects, last_run).expect("an earlier run's rejects");
@@ -182,6 +156,14 @@ fn an_atomic_run_killed_loads_nothing_and_leaves_the_last_rejects_file() {
         (Some("interrupted"), Some(0)),
         "{run}"
     );
+    let again = import(&db.url, &["customers", path(&file), "--atomic"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(
+        count(&mut conn, "customers"),
+        50_000,
+        "run again, all of it"
+    );
+    assert!(!rejects.exists(), "a clean run leaves no rejects file");
 }
 
 #[test]

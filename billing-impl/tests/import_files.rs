@@ -4,32 +4,14 @@
 //! input.
 
 use billing_test_support as common;
-use std::{io::Write, path::Path};
+use std::io::Write;
 
 use common::{
     Scratch, TestDb,
-    process::{Finished, billing, billing_peak_memory},
+    import::{count, import, path, rejects_of},
+    process::{billing, billing_peak_memory},
 };
-use diesel::{PgConnection, RunQueryDsl};
 use serde_json::Value;
-
-fn import(url: &str, args: &[&str]) -> Finished {
-    let mut command = vec!["import"];
-    command.extend_from_slice(args);
-    billing(url, &command, b"")
-}
-
-fn path(path: &Path) -> &str {
-    path.to_str().expect("a UTF-8 path")
-}
-
-fn count(conn: &mut PgConnection, from: &str) -> i64 {
-    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
-        "count(*) FROM {from}"
-    )))
-    .get_result(conn)
-    .expect("count")
-}
 
 fn customer(id: i64, name: &str) -> String {
     format!("{{\"idType\": \"CLIENT_CODE\", \"id\": {id}, \"name\": \"{name}\"}}\n")
@@ -38,14 +20,6 @@ fn customer(id: i64, name: &str) -> String {
 /// Two customers, the second rejected (a negative id).
 fn one_good_one_bad() -> String {
     customer(1, "Good") + &customer(-1, "Bad")
-}
-
-fn rejects_of(file: &Path) -> Vec<Value> {
-    std::fs::read_to_string(file)
-        .expect("a rejects file")
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("a JSON line"))
-        .collect()
 }
 
 #[test]

@@ -7,28 +7,9 @@ use std::{io::Write, path::Path};
 
 use common::{
     Scratch, TestDb,
-    process::{Finished, billing},
+    import::{count, import, path},
 };
-use diesel::{PgConnection, RunQueryDsl};
 use serde_json::{Value, json};
-
-fn import(url: &str, args: &[&str]) -> Finished {
-    let mut command = vec!["import"];
-    command.extend_from_slice(args);
-    billing(url, &command, b"")
-}
-
-fn path(path: &Path) -> &str {
-    path.to_str().expect("a UTF-8 path")
-}
-
-fn count(conn: &mut PgConnection, from: &str) -> i64 {
-    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
-        "count(*) FROM {from}"
-    )))
-    .get_result(conn)
-    .expect("count")
-}
 
 /// The rejects of `file`, each as (line, field).
 fn rejects_of(file: &Path) -> Vec<(u64, Option<String>)> {

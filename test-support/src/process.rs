@@ -50,7 +50,7 @@ fn ephemeral_ports() -> RangeInclusive<u16> {
 
 /// The `billing` binary cargo built beside the running test (in `target/<profile>/`, the
 /// test itself being in `target/<profile>/deps/`).
-fn billing_binary() -> PathBuf {
+pub fn billing_binary() -> PathBuf {
     let test = std::env::current_exe().expect("the test's own path");
     let profile = test
         .parent()
