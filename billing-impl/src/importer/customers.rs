@@ -1,35 +1,24 @@
 //! Customers: `{"idType", "id", "name"}`, upserted by (`idType`, `id`); a name that
 //! changed is updated.
 
-use diesel::{ExecuteCopyFromDsl, Insertable, PgConnection, QueryResult};
+use diesel::{ExecuteCopyFromDsl, PgConnection, QueryResult};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{
     Rejection,
     fields::{self, CustomerName},
-    loader::{Loader, Superseded, Unresolved, Written},
+    loader::{Loader, Superseded, Unresolved, Written, staging},
     records::{Cell, Column},
 };
 use crate::db;
 
-diesel::table! {
-    import_customers (line) {
-        line -> Int8,
-        id_type -> Text,
-        code -> Int8,
-        name -> Text,
+staging! {
+    import_customers {
+        id_type: String => Text = "TEXT NOT NULL",
+        code: i64 => Int8 = "BIGINT NOT NULL",
+        name: String => Text = "TEXT NOT NULL",
     }
-}
-
-/// A customer, staged.
-#[derive(Insertable)]
-#[diesel(table_name = import_customers, treat_none_as_default_value = false)]
-pub struct Row {
-    line: i64,
-    id_type: String,
-    code: i64,
-    name: String,
 }
 
 #[derive(Deserialize)]
@@ -50,25 +39,12 @@ pub struct Customers;
 impl Loader for Customers {
     type Row = Row;
     const COLUMNS: &'static [Column] = &[
-        Column {
-            name: "idType",
-            cell: Cell::Text,
-            required: true,
-        },
-        Column {
-            name: "id",
-            cell: Cell::Integer,
-            required: true,
-        },
-        Column {
-            name: "name",
-            cell: Cell::Text,
-            required: true,
-        },
+        Column::required("idType", Cell::Text),
+        Column::required("id", Cell::Integer),
+        Column::required("name", Cell::Text),
     ];
-    const TABLE: &'static str = "import_customers";
-    const STAGING: &'static str = "CREATE TEMPORARY TABLE IF NOT EXISTS import_customers (
-        line BIGINT NOT NULL, id_type TEXT NOT NULL, code BIGINT NOT NULL, name TEXT NOT NULL)";
+    const TABLE: &'static str = TABLE;
+    const STAGING: &'static str = STAGING;
 
     fn row(line: i64, object: Map<String, Value>) -> Result<Row, Rejection> {
         let Line { id_type, id, name } = fields::read("", object)?;

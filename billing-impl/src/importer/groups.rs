@@ -4,35 +4,23 @@
 
 use billing_api::models;
 use contract_runtime::WireNames;
-use diesel::{ExecuteCopyFromDsl, Insertable, PgConnection, QueryResult};
+use diesel::{ExecuteCopyFromDsl, PgConnection, QueryResult};
 use serde_json::{Map, Value};
 
 use super::{
     Rejection, fields,
-    loader::{Loader, Superseded, Unresolved, Written},
+    loader::{Loader, Superseded, Unresolved, Written, staging},
     records::{Cell, Column},
 };
 use crate::db;
 
-diesel::table! {
-    import_groups (line) {
-        line -> Int8,
-        id_type -> Text,
-        code -> Int8,
-        group_id -> Text,
-        address -> Text,
+staging! {
+    import_groups {
+        id_type: String => Text = "TEXT NOT NULL",
+        code: i64 => Int8 = "BIGINT NOT NULL",
+        group_id: String => Text = "TEXT NOT NULL",
+        address: String => Text = "TEXT NOT NULL",
     }
-}
-
-/// A billing group, staged.
-#[derive(Insertable)]
-#[diesel(table_name = import_groups, treat_none_as_default_value = false)]
-pub struct Row {
-    line: i64,
-    id_type: String,
-    code: i64,
-    group_id: String,
-    address: String,
 }
 
 /// The billing groups kind.
@@ -41,31 +29,13 @@ pub struct Groups;
 impl Loader for Groups {
     type Row = Row;
     const COLUMNS: &'static [Column] = &[
-        Column {
-            name: "customer.idType",
-            cell: Cell::Text,
-            required: true,
-        },
-        Column {
-            name: "customer.id",
-            cell: Cell::Integer,
-            required: true,
-        },
-        Column {
-            name: "groupId",
-            cell: Cell::Text,
-            required: true,
-        },
-        Column {
-            name: "address",
-            cell: Cell::Text,
-            required: true,
-        },
+        Column::required("customer.idType", Cell::Text),
+        Column::required("customer.id", Cell::Integer),
+        Column::required("groupId", Cell::Text),
+        Column::required("address", Cell::Text),
     ];
-    const TABLE: &'static str = "import_groups";
-    const STAGING: &'static str = "CREATE TEMPORARY TABLE IF NOT EXISTS import_groups (
-        line BIGINT NOT NULL, id_type TEXT NOT NULL, code BIGINT NOT NULL,
-        group_id TEXT NOT NULL, address TEXT NOT NULL)";
+    const TABLE: &'static str = TABLE;
+    const STAGING: &'static str = STAGING;
 
     fn row(line: i64, mut object: Map<String, Value>) -> Result<Row, Rejection> {
         let (id_type, code) = fields::owner(&mut object)?;

@@ -8,87 +8,49 @@
 use billing_api::models;
 use chrono::NaiveDate;
 use contract_runtime::{WireEnum, WireNames};
-use diesel::{ExecuteCopyFromDsl, Insertable, PgConnection, QueryResult};
+use diesel::{ExecuteCopyFromDsl, PgConnection, QueryResult};
 use serde_json::{Map, Value};
 
 use super::{
     Rejection, fields,
-    loader::{Loader, Superseded, Unresolved, Written},
+    loader::{Loader, Superseded, Unresolved, Written, staging},
     records::{Cell, Column},
 };
 use crate::db;
 
-diesel::table! {
-    import_invoices (line) {
-        line -> Int8,
-        id_type -> Text,
-        code -> Int8,
-        invoice_number -> Text,
-        billing_group_id -> Nullable<Text>,
-        subscriber_msisdn -> Nullable<Int8>,
-        contract_number -> Nullable<Int8>,
-        invoice_status -> Text,
-        bill_date -> Date,
-        bill_period -> Nullable<Text>,
-        period_start_date -> Nullable<Date>,
-        period_end_date -> Nullable<Date>,
-        expiration_date -> Nullable<Date>,
-        expiration_electronic_date -> Nullable<Date>,
-        print_date -> Nullable<Date>,
-        payment_date -> Nullable<Date>,
-        invoice_amount_cents -> Int8,
-        invoice_balance_cents -> Int8,
-        payment_amount_cents -> Nullable<Int8>,
-        invoiced_service_count -> Nullable<Int4>,
-        invoice_type -> Nullable<Text>,
-        invoice_serial -> Nullable<Text>,
-        invoice_description -> Nullable<Text>,
-        billing_name -> Nullable<Text>,
-        billing_address -> Nullable<Text>,
-        billplan -> Nullable<Text>,
-        contact_name -> Nullable<Text>,
-        phone -> Nullable<Text>,
-        cai -> Nullable<Text>,
-        dei -> Nullable<Text>,
-        attachment -> Nullable<Text>,
+staging! {
+    import_invoices {
+        id_type: String => Text = "TEXT NOT NULL",
+        code: i64 => Int8 = "BIGINT NOT NULL",
+        invoice_number: String => Text = "TEXT NOT NULL",
+        billing_group_id: Option<String> => Nullable<Text> = "TEXT",
+        subscriber_msisdn: Option<i64> => Nullable<Int8> = "BIGINT",
+        contract_number: Option<i64> => Nullable<Int8> = "BIGINT",
+        invoice_status: String => Text = "TEXT NOT NULL",
+        bill_date: NaiveDate => Date = "DATE NOT NULL",
+        bill_period: Option<String> => Nullable<Text> = "TEXT",
+        period_start_date: Option<NaiveDate> => Nullable<Date> = "DATE",
+        period_end_date: Option<NaiveDate> => Nullable<Date> = "DATE",
+        expiration_date: Option<NaiveDate> => Nullable<Date> = "DATE",
+        expiration_electronic_date: Option<NaiveDate> => Nullable<Date> = "DATE",
+        print_date: Option<NaiveDate> => Nullable<Date> = "DATE",
+        payment_date: Option<NaiveDate> => Nullable<Date> = "DATE",
+        invoice_amount_cents: i64 => Int8 = "BIGINT NOT NULL",
+        invoice_balance_cents: i64 => Int8 = "BIGINT NOT NULL",
+        payment_amount_cents: Option<i64> => Nullable<Int8> = "BIGINT",
+        invoiced_service_count: Option<i32> => Nullable<Int4> = "INTEGER",
+        invoice_type: Option<String> => Nullable<Text> = "TEXT",
+        invoice_serial: Option<String> => Nullable<Text> = "TEXT",
+        invoice_description: Option<String> => Nullable<Text> = "TEXT",
+        billing_name: Option<String> => Nullable<Text> = "TEXT",
+        billing_address: Option<String> => Nullable<Text> = "TEXT",
+        billplan: Option<String> => Nullable<Text> = "TEXT",
+        contact_name: Option<String> => Nullable<Text> = "TEXT",
+        phone: Option<String> => Nullable<Text> = "TEXT",
+        cai: Option<String> => Nullable<Text> = "TEXT",
+        dei: Option<String> => Nullable<Text> = "TEXT",
+        attachment: Option<String> => Nullable<Text> = "TEXT",
     }
-}
-
-/// An invoice, staged: amounts in whole cents.
-#[derive(Insertable)]
-#[diesel(table_name = import_invoices, treat_none_as_default_value = false)]
-pub struct Row {
-    line: i64,
-    id_type: String,
-    code: i64,
-    invoice_number: String,
-    billing_group_id: Option<String>,
-    subscriber_msisdn: Option<i64>,
-    contract_number: Option<i64>,
-    invoice_status: String,
-    bill_date: NaiveDate,
-    bill_period: Option<String>,
-    period_start_date: Option<NaiveDate>,
-    period_end_date: Option<NaiveDate>,
-    expiration_date: Option<NaiveDate>,
-    expiration_electronic_date: Option<NaiveDate>,
-    print_date: Option<NaiveDate>,
-    payment_date: Option<NaiveDate>,
-    invoice_amount_cents: i64,
-    invoice_balance_cents: i64,
-    payment_amount_cents: Option<i64>,
-    invoiced_service_count: Option<i32>,
-    invoice_type: Option<String>,
-    invoice_serial: Option<String>,
-    invoice_description: Option<String>,
-    billing_name: Option<String>,
-    billing_address: Option<String>,
-    billplan: Option<String>,
-    contact_name: Option<String>,
-    phone: Option<String>,
-    cai: Option<String>,
-    dei: Option<String>,
-    attachment: Option<String>,
 }
 
 /// The longest invoice number (the key of the invoice, indexed).
@@ -102,178 +64,41 @@ pub struct Invoices;
 impl Loader for Invoices {
     type Row = Row;
     const COLUMNS: &'static [Column] = &[
-        Column {
-            name: "customer.idType",
-            cell: Cell::Text,
-            required: true,
-        },
-        Column {
-            name: "customer.id",
-            cell: Cell::Integer,
-            required: true,
-        },
-        Column {
-            name: "invoiceNumber",
-            cell: Cell::Text,
-            required: true,
-        },
-        Column {
-            name: "billDate",
-            cell: Cell::Text,
-            required: true,
-        },
-        Column {
-            name: "invoiceAmount",
-            cell: Cell::Number,
-            required: true,
-        },
-        Column {
-            name: "invoiceBalace",
-            cell: Cell::Number,
-            required: true,
-        },
-        Column {
-            name: "invoiceStatus",
-            cell: Cell::Text,
-            required: true,
-        },
-        Column {
-            name: "billingGroup.id",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "billingGroup.idType",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "subscriber.id",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "subscriber.idType",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "contract",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "attachment",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "billPeriod",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "billingAddress",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "billingName",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "billplan",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "cai",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "contactName",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "dei",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "expirationDate",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "expirationElectronicDate",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "invoiceDescription",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "invoiceSerial",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "invoiceType",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "invoicedServiceCount",
-            cell: Cell::Integer,
-            required: false,
-        },
-        Column {
-            name: "paymentAmount",
-            cell: Cell::Number,
-            required: false,
-        },
-        Column {
-            name: "paymentDate",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "periodEndDate",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "periodStartDate",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "printDate",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "phone",
-            cell: Cell::Text,
-            required: false,
-        },
+        Column::required("customer.idType", Cell::Text),
+        Column::required("customer.id", Cell::Integer),
+        Column::required("invoiceNumber", Cell::Text),
+        Column::required("billDate", Cell::Text),
+        Column::required("invoiceAmount", Cell::Number),
+        Column::required("invoiceBalace", Cell::Number),
+        Column::required("invoiceStatus", Cell::Text),
+        Column::optional("billingGroup.id", Cell::Text),
+        Column::optional("billingGroup.idType", Cell::Text),
+        Column::optional("subscriber.id", Cell::Text),
+        Column::optional("subscriber.idType", Cell::Text),
+        Column::optional("contract", Cell::Text),
+        Column::optional("attachment", Cell::Text),
+        Column::optional("billPeriod", Cell::Text),
+        Column::optional("billingAddress", Cell::Text),
+        Column::optional("billingName", Cell::Text),
+        Column::optional("billplan", Cell::Text),
+        Column::optional("cai", Cell::Text),
+        Column::optional("contactName", Cell::Text),
+        Column::optional("dei", Cell::Text),
+        Column::optional("expirationDate", Cell::Text),
+        Column::optional("expirationElectronicDate", Cell::Text),
+        Column::optional("invoiceDescription", Cell::Text),
+        Column::optional("invoiceSerial", Cell::Text),
+        Column::optional("invoiceType", Cell::Text),
+        Column::optional("invoicedServiceCount", Cell::Integer),
+        Column::optional("paymentAmount", Cell::Number),
+        Column::optional("paymentDate", Cell::Text),
+        Column::optional("periodEndDate", Cell::Text),
+        Column::optional("periodStartDate", Cell::Text),
+        Column::optional("printDate", Cell::Text),
+        Column::optional("phone", Cell::Text),
     ];
-    const TABLE: &'static str = "import_invoices";
-    const STAGING: &'static str = "CREATE TEMPORARY TABLE IF NOT EXISTS import_invoices (
-        line BIGINT NOT NULL, id_type TEXT NOT NULL, code BIGINT NOT NULL,
-        invoice_number TEXT NOT NULL, billing_group_id TEXT, subscriber_msisdn BIGINT,
-        contract_number BIGINT, invoice_status TEXT NOT NULL, bill_date DATE NOT NULL,
-        bill_period TEXT, period_start_date DATE, period_end_date DATE, expiration_date DATE,
-        expiration_electronic_date DATE, print_date DATE, payment_date DATE,
-        invoice_amount_cents BIGINT NOT NULL, invoice_balance_cents BIGINT NOT NULL,
-        payment_amount_cents BIGINT, invoiced_service_count INTEGER, invoice_type TEXT,
-        invoice_serial TEXT, invoice_description TEXT, billing_name TEXT, billing_address TEXT,
-        billplan TEXT, contact_name TEXT, phone TEXT, cai TEXT, dei TEXT, attachment TEXT)";
+    const TABLE: &'static str = TABLE;
+    const STAGING: &'static str = STAGING;
 
     fn row(line: i64, mut object: Map<String, Value>) -> Result<Row, Rejection> {
         let (id_type, code) = fields::owner(&mut object)?;

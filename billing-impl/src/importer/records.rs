@@ -38,6 +38,26 @@ pub struct Column {
     pub required: bool,
 }
 
+impl Column {
+    /// A property every file of the kind must name.
+    pub const fn required(name: &'static str, cell: Cell) -> Self {
+        Self {
+            name,
+            cell,
+            required: true,
+        }
+    }
+
+    /// A property a file of the kind may leave out.
+    pub const fn optional(name: &'static str, cell: Cell) -> Self {
+        Self {
+            name,
+            cell,
+            required: false,
+        }
+    }
+}
+
 /// One record: the line it starts on (from 1; a CSV header is line 1), its text as read
 /// (for CSV, the row written back as CSV; only the first bytes when `truncated`), and its
 /// object or why it has none.

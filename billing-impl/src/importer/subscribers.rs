@@ -5,44 +5,28 @@
 
 use billing_api::models;
 use contract_runtime::WireNames;
-use diesel::{ExecuteCopyFromDsl, Insertable, PgConnection, QueryResult};
+use diesel::{ExecuteCopyFromDsl, PgConnection, QueryResult};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{
     Rejection, fields,
-    loader::{Loader, Superseded, Unresolved, Written},
+    loader::{Loader, Superseded, Unresolved, Written, staging},
     records::{Cell, Column},
 };
 use crate::db;
 
-diesel::table! {
-    import_subscribers (line) {
-        line -> Int8,
-        id_type -> Text,
-        code -> Int8,
-        msisdn -> Int8,
-        contract_number -> Int8,
-        billing_address -> Nullable<Text>,
-        billing_cycle -> Nullable<Text>,
-        city -> Nullable<Text>,
-        department -> Nullable<Text>,
+staging! {
+    import_subscribers {
+        id_type: String => Text = "TEXT NOT NULL",
+        code: i64 => Int8 = "BIGINT NOT NULL",
+        msisdn: i64 => Int8 = "BIGINT NOT NULL",
+        contract_number: i64 => Int8 = "BIGINT NOT NULL",
+        billing_address: Option<String> => Nullable<Text> = "TEXT",
+        billing_cycle: Option<String> => Nullable<Text> = "TEXT",
+        city: Option<String> => Nullable<Text> = "TEXT",
+        department: Option<String> => Nullable<Text> = "TEXT",
     }
-}
-
-/// A subscriber, staged.
-#[derive(Insertable)]
-#[diesel(table_name = import_subscribers, treat_none_as_default_value = false)]
-pub struct Row {
-    line: i64,
-    id_type: String,
-    code: i64,
-    msisdn: i64,
-    contract_number: i64,
-    billing_address: Option<String>,
-    billing_cycle: Option<String>,
-    city: Option<String>,
-    department: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -61,52 +45,17 @@ pub struct Subscribers;
 impl Loader for Subscribers {
     type Row = Row;
     const COLUMNS: &'static [Column] = &[
-        Column {
-            name: "customer.idType",
-            cell: Cell::Text,
-            required: true,
-        },
-        Column {
-            name: "customer.id",
-            cell: Cell::Integer,
-            required: true,
-        },
-        Column {
-            name: "msisdn",
-            cell: Cell::Integer,
-            required: true,
-        },
-        Column {
-            name: "contract",
-            cell: Cell::Text,
-            required: true,
-        },
-        Column {
-            name: "billingAddress",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "billingCycle",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "city",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "department",
-            cell: Cell::Text,
-            required: false,
-        },
+        Column::required("customer.idType", Cell::Text),
+        Column::required("customer.id", Cell::Integer),
+        Column::required("msisdn", Cell::Integer),
+        Column::required("contract", Cell::Text),
+        Column::optional("billingAddress", Cell::Text),
+        Column::optional("billingCycle", Cell::Text),
+        Column::optional("city", Cell::Text),
+        Column::optional("department", Cell::Text),
     ];
-    const TABLE: &'static str = "import_subscribers";
-    const STAGING: &'static str = "CREATE TEMPORARY TABLE IF NOT EXISTS import_subscribers (
-        line BIGINT NOT NULL, id_type TEXT NOT NULL, code BIGINT NOT NULL, msisdn BIGINT NOT NULL,
-        contract_number BIGINT NOT NULL, billing_address TEXT, billing_cycle TEXT, city TEXT,
-        department TEXT)";
+    const TABLE: &'static str = TABLE;
+    const STAGING: &'static str = STAGING;
 
     fn row(line: i64, mut object: Map<String, Value>) -> Result<Row, Rejection> {
         let (id_type, code) = fields::owner(&mut object)?;
