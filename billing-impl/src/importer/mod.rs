@@ -1,11 +1,12 @@
 //! `billing import`: a billing system's customers, subscribers, billing groups and
 //! invoices, loaded in the contract's own shapes (`docs/import.md`).
 //!
-//! A file is read record by record (`records`), each parsed and checked with the
-//! contract's generated models and their validation (one module per kind), in batches:
-//! a batch is copied into a staging table of the session, its references to customers,
-//! groups and subscribers resolved, and upserted by its natural key in one statement that
-//! writes only what changed (`batch`), leaving out a row the database refuses
+//! A file is read record by record (`records`: `json_lines`, `csv_rows`), each parsed and
+//! checked with the contract's generated models and their validation (one module per kind,
+//! each a `loader`), in batches: a batch is copied into a staging table of the session, its
+//! references to customers, groups and subscribers resolved, and upserted by its natural
+//! key in one statement that writes only what changed (`batch`; the statements are at the
+//! end of each table's module in `db`), leaving out a row the database refuses
 //! (`refused`). What cannot be loaded is written beside the input (`rejects`) and the load
 //! goes on. Each batch commits with the run's counts (`db::import_runs`), so that a run
 //! stopped at any point and started again ends as one clean run does.
