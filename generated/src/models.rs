@@ -698,7 +698,11 @@ pub struct Invoice {
     )]
     pub attachment: Option<String>,
     /// Date the bill was issued.
-    #[serde(rename = "billDate", serialize_with = "contract_runtime::date::write")]
+    #[serde(
+        rename = "billDate",
+        deserialize_with = "contract_runtime::date::read",
+        serialize_with = "contract_runtime::date::write"
+    )]
     pub bill_date: chrono::naive::NaiveDate,
     /// Billed period, `YYYY-MM`.
     #[serde(
@@ -774,7 +778,7 @@ pub struct Invoice {
         rename = "expirationDate",
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "contract_runtime::present",
+        deserialize_with = "contract_runtime::date::read_present",
         serialize_with = "contract_runtime::date::write_option"
     )]
     pub expiration_date: Option<chrono::naive::NaiveDate>,
@@ -783,7 +787,7 @@ pub struct Invoice {
         rename = "expirationElectronicDate",
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "contract_runtime::present",
+        deserialize_with = "contract_runtime::date::read_present",
         serialize_with = "contract_runtime::date::write_option"
     )]
     pub expiration_electronic_date: Option<chrono::naive::NaiveDate>,
@@ -839,7 +843,7 @@ pub struct Invoice {
         rename = "paymentDate",
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "contract_runtime::present",
+        deserialize_with = "contract_runtime::date::read_present",
         serialize_with = "contract_runtime::date::write_option"
     )]
     pub payment_date: Option<chrono::naive::NaiveDate>,
@@ -847,7 +851,7 @@ pub struct Invoice {
         rename = "periodEndDate",
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "contract_runtime::present",
+        deserialize_with = "contract_runtime::date::read_present",
         serialize_with = "contract_runtime::date::write_option"
     )]
     pub period_end_date: Option<chrono::naive::NaiveDate>,
@@ -855,7 +859,7 @@ pub struct Invoice {
         rename = "periodStartDate",
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "contract_runtime::present",
+        deserialize_with = "contract_runtime::date::read_present",
         serialize_with = "contract_runtime::date::write_option"
     )]
     pub period_start_date: Option<chrono::naive::NaiveDate>,
@@ -863,7 +867,7 @@ pub struct Invoice {
         rename = "printDate",
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "contract_runtime::present",
+        deserialize_with = "contract_runtime::date::read_present",
         serialize_with = "contract_runtime::date::write_option"
     )]
     pub print_date: Option<chrono::naive::NaiveDate>,

@@ -5,6 +5,7 @@
 
 pub mod contract;
 pub mod faults;
+pub mod import;
 pub mod process;
 pub mod snapshot;
 

@@ -50,7 +50,7 @@ fn ephemeral_ports() -> RangeInclusive<u16> {
 
 /// The `billing` binary cargo built beside the running test (in `target/<profile>/`, the
 /// test itself being in `target/<profile>/deps/`).
-fn billing_binary() -> PathBuf {
+pub fn billing_binary() -> PathBuf {
     let test = std::env::current_exe().expect("the test's own path");
     let profile = test
         .parent()
@@ -323,6 +323,48 @@ pub fn billing(database_url: &str, args: &[&str], stdin: &[u8]) -> Finished {
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
+}
+
+/// Runs the `billing` binary with `args` over `database_url`, standard input empty, to its
+/// end, and measures the most memory it held: its peak resident set (`VmHWM`, the kernel's
+/// own high-water mark, read every few milliseconds while it runs), in bytes.
+pub fn billing_peak_memory(database_url: &str, args: &[&str]) -> (Finished, u64) {
+    let child = Command::new(billing_binary())
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start billing");
+    let status = format!("/proc/{}/status", child.id());
+    let finished = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watch = {
+        let finished = finished.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !finished.load(Ordering::Relaxed) {
+                let kilobytes = std::fs::read_to_string(&status)
+                    .unwrap_or_default()
+                    .lines()
+                    .find_map(|line| line.strip_prefix("VmHWM:"))
+                    .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok());
+                peak = peak.max(kilobytes.unwrap_or(0));
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            peak * 1024
+        })
+    };
+    let output = child.wait_with_output().expect("billing runs");
+    finished.store(true, Ordering::Relaxed);
+    let peak = watch.join().expect("the watch");
+    let finished = Finished {
+        code: output.status.code().expect("exited, not killed"),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    (finished, peak)
 }
 
 /// Waits until `counter` (of requests a load has had answered, say) has grown by `more`,

@@ -17,8 +17,14 @@ pub struct Audit {
     #[arg(long)]
     customer: CustomerName,
     /// Only the changes from this day on (YYYY-MM-DD, UTC); every change without it.
-    #[arg(long)]
+    #[arg(long, value_parser = day)]
     since: Option<NaiveDate>,
+}
+
+/// A day as the contract writes a `format: date`.
+fn day(text: &str) -> Result<NaiveDate, String> {
+    contract_runtime::date::parse(text)
+        .ok_or_else(|| format!("{text:?} is not {}", contract_runtime::date::EXPECTED))
 }
 
 impl Audit {

@@ -117,3 +117,84 @@ pub fn delete(conn: &mut PgConnection, customer_id: i64, group_id: &str) -> Quer
         Err(error) => Err(error),
     }
 }
+
+// `billing import`: its staged rows of this table, checked and written (`db::staged`).
+
+use diesel::sql_types::BigInt;
+
+use super::staged::{Superseded, Unresolved, Written};
+
+/// Removes from the staged billing groups (`import_groups`) the rows from `from_line` on whose
+/// references do not resolve, saying why.
+pub fn staged_unresolved(conn: &mut PgConnection, from_line: i64) -> QueryResult<Vec<Unresolved>> {
+    diesel::sql_query(
+        "DELETE FROM import_groups AS s
+         WHERE s.line >= $1
+           AND NOT EXISTS (SELECT 1 FROM customers AS c
+                           WHERE c.id_type = s.id_type AND c.code = s.code)
+         RETURNING s.line, format('no customer %s:%s', s.id_type, s.code) AS reason,
+                   'customer' AS field",
+    )
+    .bind::<BigInt, _>(from_line)
+    .load(conn)
+}
+
+/// Removes from the staged billing groups (`import_groups`) the rows whose key a later line of
+/// the batch repeats, saying of each whether it equals that later line.
+pub fn staged_superseded(conn: &mut PgConnection) -> QueryResult<Vec<Superseded>> {
+    diesel::sql_query(
+        "DELETE FROM import_groups AS s
+         USING (SELECT DISTINCT ON (id_type, code, group_id) line, id_type, code, group_id,
+                       address
+                FROM import_groups ORDER BY id_type, code, group_id, line DESC) AS w
+         WHERE w.id_type = s.id_type AND w.code = s.code AND w.group_id = s.group_id
+           AND w.line > s.line
+         RETURNING s.address = w.address AS same",
+    )
+    .load(conn)
+}
+
+/// Writes the staged billing groups (`import_groups`), changing only what differs from what is
+/// stored; the audit of each change names the run `run_id`.
+pub fn upsert_staged(conn: &mut PgConnection, run_id: i64) -> QueryResult<Written> {
+    // Every statement of the query sees the groups as they were before it: `before`
+    // holds what the audit records as the group before the change.
+    diesel::sql_query(
+        "WITH staged AS (
+             SELECT c.customer_id, s.group_id, s.address
+             FROM import_groups AS s
+             JOIN customers AS c ON c.id_type = s.id_type AND c.code = s.code
+         ), before AS (
+             SELECT g.customer_id, g.group_id, g.address
+             FROM billing_groups AS g
+             JOIN staged AS s ON s.customer_id = g.customer_id AND s.group_id = g.group_id
+         ), written AS (
+             INSERT INTO billing_groups (customer_id, group_id, address)
+             SELECT s.customer_id, s.group_id, s.address
+             FROM staged AS s
+             LEFT JOIN before AS b ON b.customer_id = s.customer_id AND b.group_id = s.group_id
+             WHERE b.group_id IS NULL OR b.address <> s.address
+             ORDER BY s.customer_id, s.group_id
+             ON CONFLICT (customer_id, group_id) DO UPDATE
+                 SET address = EXCLUDED.address, updated_at = now()
+                 WHERE billing_groups.address <> EXCLUDED.address
+             RETURNING customer_id, group_id, address, xmax = 0 AS inserted
+         ), audited AS (
+             INSERT INTO billing_group_audit (customer_id, client_id, request_id, group_id,
+                                              action, before, after, import_run_id)
+             SELECT w.customer_id, 'billing import', 'import-' || $1, w.group_id,
+                    CASE WHEN w.inserted THEN 'create' ELSE 'update' END,
+                    CASE WHEN b.group_id IS NOT NULL
+                         THEN jsonb_build_object('groupId', b.group_id, 'address', b.address)
+                    END,
+                    jsonb_build_object('groupId', w.group_id, 'address', w.address), $1
+             FROM written AS w
+             LEFT JOIN before AS b ON b.customer_id = w.customer_id AND b.group_id = w.group_id
+         )
+         SELECT count(*) FILTER (WHERE inserted) AS inserted,
+                count(*) FILTER (WHERE NOT inserted) AS updated
+         FROM written",
+    )
+    .bind::<BigInt, _>(run_id)
+    .get_result(conn)
+}

@@ -101,3 +101,41 @@ impl CustomerKeys {
         }
     }
 }
+
+// `billing import`: its staged rows of this table, checked and written (`db::staged`).
+
+use super::staged::{Superseded, Written};
+
+/// Removes from the staged customers (`import_customers`) the rows whose key a later line of
+/// the batch repeats, saying of each whether it equals that later line.
+pub fn staged_superseded(conn: &mut PgConnection) -> QueryResult<Vec<Superseded>> {
+    diesel::sql_query(
+        "DELETE FROM import_customers AS s
+         USING (SELECT DISTINCT ON (id_type, code) line, id_type, code, name
+                FROM import_customers ORDER BY id_type, code, line DESC) AS w
+         WHERE w.id_type = s.id_type AND w.code = s.code AND w.line > s.line
+         RETURNING s.name = w.name AS same",
+    )
+    .load(conn)
+}
+
+/// Writes the staged customers (`import_customers`), changing only what differs from what is
+/// stored.
+pub fn upsert_staged(conn: &mut PgConnection) -> QueryResult<Written> {
+    diesel::sql_query(
+        "WITH written AS (
+             INSERT INTO customers (id_type, code, name)
+             SELECT s.id_type, s.code, s.name
+             FROM import_customers AS s
+             LEFT JOIN customers AS c ON c.id_type = s.id_type AND c.code = s.code
+             WHERE c.customer_id IS NULL OR c.name <> s.name
+             ORDER BY s.id_type, s.code
+             ON CONFLICT (id_type, code) DO UPDATE SET name = EXCLUDED.name
+                 WHERE customers.name <> EXCLUDED.name
+             RETURNING xmax = 0 AS inserted)
+         SELECT count(*) FILTER (WHERE inserted) AS inserted,
+                count(*) FILTER (WHERE NOT inserted) AS updated
+         FROM written",
+    )
+    .get_result(conn)
+}

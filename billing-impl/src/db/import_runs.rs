@@ -34,6 +34,13 @@ impl Counts {
         self.unchanged += batch.unchanged;
         self.rejected += batch.rejected;
     }
+
+    /// Counts nothing inserted, updated or unchanged: what a rolled-back run wrote.
+    pub fn nothing_written(&mut self) {
+        self.inserted = 0;
+        self.updated = 0;
+        self.unchanged = 0;
+    }
 }
 
 fn signed(count: u64) -> i64 {

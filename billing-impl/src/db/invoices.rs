@@ -454,3 +454,180 @@ fn with_filters<ST: 'static>(
     }
     query
 }
+
+// `billing import`: its staged rows of this table, checked and written (`db::staged`).
+
+use std::sync::LazyLock;
+
+use diesel::sql_types::BigInt;
+
+use super::staged::{Superseded, Unresolved, Written};
+
+/// The columns of `invoices` an import writes beside the key, in the staging table's order
+/// (where the amounts are whole cents, `<name>_cents`).
+const CONTENT: [&str; 27] = [
+    "billing_group_id",
+    "subscriber_msisdn",
+    "contract_number",
+    "invoice_status",
+    "bill_date",
+    "bill_period",
+    "period_start_date",
+    "period_end_date",
+    "expiration_date",
+    "expiration_electronic_date",
+    "print_date",
+    "payment_date",
+    "invoice_amount",
+    "invoice_balance",
+    "payment_amount",
+    "invoiced_service_count",
+    "invoice_type",
+    "invoice_serial",
+    "invoice_description",
+    "billing_name",
+    "billing_address",
+    "billplan",
+    "contact_name",
+    "phone",
+    "cai",
+    "dei",
+    "attachment",
+];
+
+/// Whether `column` is an amount, staged in cents.
+fn is_amount(column: &str) -> bool {
+    column.ends_with("_amount") || column == "invoice_balance"
+}
+
+/// `CONTENT`, each as `prefix` and `column` makes it, comma-separated.
+fn content(each: impl Fn(&str) -> String) -> String {
+    CONTENT
+        .iter()
+        .map(|column| each(column))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The staged columns of `CONTENT` of the staging row `alias`.
+fn staged(alias: &str) -> String {
+    content(|column| match is_amount(column) {
+        true => format!("{alias}.{column}_cents"),
+        false => format!("{alias}.{column}"),
+    })
+}
+
+static SUPERSEDED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "DELETE FROM import_invoices AS s
+         USING (SELECT DISTINCT ON (id_type, code, invoice_number) *
+                FROM import_invoices ORDER BY id_type, code, invoice_number, line DESC) AS w
+         WHERE w.id_type = s.id_type AND w.code = s.code AND w.invoice_number = s.invoice_number
+           AND w.line > s.line
+         RETURNING ({}) IS NOT DISTINCT FROM ({}) AS same",
+        staged("s"),
+        staged("w")
+    )
+});
+
+static WRITE: LazyLock<String> = LazyLock::new(|| {
+    let converted = content(|column| match is_amount(column) {
+        true => format!("(s.{column}_cents::numeric / 100)::numeric(15, 2) AS {column}"),
+        false => format!("s.{column}"),
+    });
+    let of = |alias: &str| content(|column| format!("{alias}.{column}"));
+    let set = content(|column| format!("{column} = EXCLUDED.{column}"));
+    format!(
+        "WITH converted AS (
+             SELECT c.customer_id, s.invoice_number, {converted}
+             FROM import_invoices AS s
+             JOIN customers AS c ON c.id_type = s.id_type AND c.code = s.code
+         ), staged AS (
+             SELECT s.*, i.customer_id IS NULL AS new
+             FROM converted AS s
+             LEFT JOIN invoices AS i
+                 ON i.customer_id = s.customer_id AND i.invoice_number = s.invoice_number
+             WHERE i.customer_id IS NULL OR ({stored}) IS DISTINCT FROM ({incoming})
+         ), newest AS (
+             SELECT n.customer_id, p.customer_position, p.bill_date, p.invoice_number
+             FROM (SELECT DISTINCT customer_id FROM staged WHERE new) AS n
+             LEFT JOIN LATERAL (
+                 SELECT i.customer_position, i.bill_date, i.invoice_number
+                 FROM invoices AS i
+                 WHERE i.customer_id = n.customer_id AND i.customer_position IS NOT NULL
+                 ORDER BY i.customer_position DESC LIMIT 1) AS p ON true
+         ), written AS (
+             INSERT INTO invoices (customer_id, invoice_number, {columns}, customer_position)
+             SELECT s.customer_id, s.invoice_number, {incoming},
+                    CASE WHEN s.new AND (p.customer_position IS NULL
+                                         OR (s.bill_date, s.invoice_number)
+                                            > (p.bill_date, p.invoice_number))
+                         THEN coalesce(p.customer_position, 0)
+                              + row_number() OVER (PARTITION BY s.customer_id, s.new
+                                                   ORDER BY s.bill_date, s.invoice_number)
+                    END
+             FROM staged AS s
+             LEFT JOIN newest AS p ON p.customer_id = s.customer_id
+             ORDER BY s.customer_id, s.invoice_number
+             ON CONFLICT (customer_id, invoice_number) DO UPDATE SET {set}
+                 WHERE ({current}) IS DISTINCT FROM ({excluded})
+             RETURNING xmax = 0 AS inserted
+         )
+         SELECT count(*) FILTER (WHERE inserted) AS inserted,
+                count(*) FILTER (WHERE NOT inserted) AS updated
+         FROM written",
+        columns = CONTENT.join(", "),
+        stored = of("i"),
+        incoming = of("s"),
+        current = of("invoices"),
+        excluded = of("EXCLUDED"),
+    )
+});
+
+/// Removes from the staged invoices (`import_invoices`) the rows from `from_line` on whose
+/// references do not resolve, saying why.
+pub fn staged_unresolved(conn: &mut PgConnection, from_line: i64) -> QueryResult<Vec<Unresolved>> {
+    diesel::sql_query(
+        "WITH checked AS (
+             SELECT s.line,
+                    CASE WHEN c.customer_id IS NULL THEN 1
+                         WHEN s.billing_group_id IS NOT NULL AND NOT EXISTS (
+                              SELECT 1 FROM billing_groups AS g
+                              WHERE g.customer_id = c.customer_id
+                                AND g.group_id = s.billing_group_id) THEN 2
+                         WHEN s.subscriber_msisdn IS NOT NULL AND NOT EXISTS (
+                              SELECT 1 FROM subscribers AS b
+                              WHERE b.customer_id = c.customer_id
+                                AND b.msisdn = s.subscriber_msisdn) THEN 3
+                    END AS problem
+             FROM import_invoices AS s
+             LEFT JOIN customers AS c ON c.id_type = s.id_type AND c.code = s.code
+             WHERE s.line >= $1
+         )
+         DELETE FROM import_invoices AS s
+         USING checked AS k
+         WHERE k.line = s.line AND k.problem IS NOT NULL
+         RETURNING s.line,
+             CASE k.problem
+                 WHEN 1 THEN format('no customer %s:%s', s.id_type, s.code)
+                 WHEN 2 THEN format('the customer has no billing group `%s`', s.billing_group_id)
+                 ELSE format('the customer has no subscriber %s', s.subscriber_msisdn)
+             END AS reason,
+             CASE k.problem WHEN 1 THEN 'customer' WHEN 2 THEN 'billingGroup.id'
+                            ELSE 'subscriber.id' END AS field",
+    )
+    .bind::<BigInt, _>(from_line)
+    .load(conn)
+}
+
+/// Removes from the staged invoices (`import_invoices`) the rows whose key a later line of
+/// the batch repeats, saying of each whether it equals that later line.
+pub fn staged_superseded(conn: &mut PgConnection) -> QueryResult<Vec<Superseded>> {
+    diesel::sql_query(SUPERSEDED.as_str()).load(conn)
+}
+
+/// Writes the staged invoices (`import_invoices`), changing only what differs from what is
+/// stored.
+pub fn upsert_staged(conn: &mut PgConnection) -> QueryResult<Written> {
+    diesel::sql_query(WRITE.as_str()).get_result(conn)
+}

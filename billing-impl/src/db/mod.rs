@@ -19,6 +19,7 @@ mod queue;
 pub mod replicas;
 mod retry;
 pub mod schema;
+pub mod staged;
 pub mod subscribers;
 pub mod token_keys;
 pub mod tokens;

@@ -43,3 +43,92 @@ pub fn profile(conn: &mut PgConnection, msisdn: i64) -> QueryResult<Option<Owned
         .first(conn)
         .optional()
 }
+
+// `billing import`: its staged rows of this table, checked and written (`db::staged`).
+
+use diesel::{connection::SimpleConnection, sql_types::BigInt};
+
+use super::staged::{Superseded, Unresolved, Written};
+
+/// Removes from the staged subscribers (`import_subscribers`) the rows from `from_line` on whose
+/// references do not resolve, saying why.
+pub fn staged_unresolved(conn: &mut PgConnection, from_line: i64) -> QueryResult<Vec<Unresolved>> {
+    diesel::sql_query(
+        "DELETE FROM import_subscribers AS s
+         WHERE s.line >= $1
+           AND NOT EXISTS (SELECT 1 FROM customers AS c
+                           WHERE c.id_type = s.id_type AND c.code = s.code)
+         RETURNING s.line, format('no customer %s:%s', s.id_type, s.code) AS reason,
+                   'customer' AS field",
+    )
+    .bind::<BigInt, _>(from_line)
+    .load(conn)
+}
+
+/// Removes from the staged subscribers (`import_subscribers`) the rows whose key a later line of
+/// the batch repeats, saying of each whether it equals that later line.
+pub fn staged_superseded(conn: &mut PgConnection) -> QueryResult<Vec<Superseded>> {
+    diesel::sql_query(
+        "DELETE FROM import_subscribers AS s
+         USING (SELECT DISTINCT ON (msisdn) *
+                FROM import_subscribers ORDER BY msisdn, line DESC) AS w
+         WHERE w.msisdn = s.msisdn AND w.line > s.line
+         RETURNING (s.id_type, s.code, s.contract_number, s.billing_address,
+                    s.billing_cycle, s.city, s.department)
+                   IS NOT DISTINCT FROM
+                   (w.id_type, w.code, w.contract_number, w.billing_address,
+                    w.billing_cycle, w.city, w.department) AS same",
+    )
+    .load(conn)
+}
+
+/// Writes the staged subscribers (`import_subscribers`), changing only what differs from what is
+/// stored.
+pub fn upsert_staged(conn: &mut PgConnection) -> QueryResult<Written> {
+    // Moves take turns, so that two runs moving one number at once cannot leave it
+    // with two owners ('imps': the subscribers' own lock).
+    conn.batch_execute("SELECT pg_advisory_xact_lock(1768779891, 0)")?;
+    diesel::sql_query(
+        "WITH staged AS (
+             SELECT c.customer_id, s.msisdn, s.contract_number, s.billing_address,
+                    s.billing_cycle, s.city, s.department
+             FROM import_subscribers AS s
+             JOIN customers AS c ON c.id_type = s.id_type AND c.code = s.code
+         ), moved AS (
+             DELETE FROM subscribers AS t
+             USING staged AS s
+             WHERE t.msisdn = s.msisdn AND t.customer_id <> s.customer_id
+             RETURNING t.msisdn
+         ), written AS (
+             INSERT INTO subscribers (customer_id, msisdn, contract_number, billing_address,
+                                      billing_cycle, city, department)
+             SELECT s.customer_id, s.msisdn, s.contract_number, s.billing_address,
+                    s.billing_cycle, s.city, s.department
+             FROM staged AS s
+             LEFT JOIN subscribers AS t ON t.customer_id = s.customer_id AND t.msisdn = s.msisdn
+             WHERE t.msisdn IS NULL
+                OR (t.contract_number, t.billing_address, t.billing_cycle, t.city, t.department)
+                   IS DISTINCT FROM
+                   (s.contract_number, s.billing_address, s.billing_cycle, s.city, s.department)
+             ORDER BY s.customer_id, s.msisdn
+             ON CONFLICT (customer_id, msisdn) DO UPDATE
+                 SET contract_number = EXCLUDED.contract_number,
+                     billing_address = EXCLUDED.billing_address,
+                     billing_cycle = EXCLUDED.billing_cycle,
+                     city = EXCLUDED.city, department = EXCLUDED.department
+                 WHERE (subscribers.contract_number, subscribers.billing_address,
+                        subscribers.billing_cycle, subscribers.city, subscribers.department)
+                       IS DISTINCT FROM
+                       (EXCLUDED.contract_number, EXCLUDED.billing_address,
+                        EXCLUDED.billing_cycle, EXCLUDED.city, EXCLUDED.department)
+             RETURNING msisdn, xmax = 0 AS inserted
+         )
+         -- A number that moved is a subscriber updated, though its row is new.
+         SELECT count(*) FILTER (WHERE inserted AND msisdn NOT IN (SELECT msisdn FROM moved))
+                    AS inserted,
+                count(*) FILTER (WHERE NOT inserted OR msisdn IN (SELECT msisdn FROM moved))
+                    AS updated
+         FROM written",
+    )
+    .get_result(conn)
+}

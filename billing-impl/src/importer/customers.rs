@@ -1,34 +1,24 @@
 //! Customers: `{"idType", "id", "name"}`, upserted by (`idType`, `id`); a name that
 //! changed is updated.
 
-use diesel::{ExecuteCopyFromDsl, Insertable, PgConnection, QueryResult, RunQueryDsl};
+use diesel::{ExecuteCopyFromDsl, PgConnection, QueryResult};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{
     Rejection,
-    batch::{Loader, Superseded, Unresolved, Written},
     fields::{self, CustomerName},
+    loader::{Loader, Superseded, Unresolved, Written, staging},
     records::{Cell, Column},
 };
+use crate::db;
 
-diesel::table! {
-    import_customers (line) {
-        line -> Int8,
-        id_type -> Text,
-        code -> Int8,
-        name -> Text,
+staging! {
+    import_customers {
+        id_type: String => Text = "TEXT NOT NULL",
+        code: i64 => Int8 = "BIGINT NOT NULL",
+        name: String => Text = "TEXT NOT NULL",
     }
-}
-
-/// A customer, staged.
-#[derive(Insertable)]
-#[diesel(table_name = import_customers, treat_none_as_default_value = false)]
-pub struct Row {
-    line: i64,
-    id_type: String,
-    code: i64,
-    name: String,
 }
 
 #[derive(Deserialize)]
@@ -49,25 +39,12 @@ pub struct Customers;
 impl Loader for Customers {
     type Row = Row;
     const COLUMNS: &'static [Column] = &[
-        Column {
-            name: "idType",
-            cell: Cell::Text,
-            required: true,
-        },
-        Column {
-            name: "id",
-            cell: Cell::Integer,
-            required: true,
-        },
-        Column {
-            name: "name",
-            cell: Cell::Text,
-            required: true,
-        },
+        Column::required("idType", Cell::Text),
+        Column::required("id", Cell::Integer),
+        Column::required("name", Cell::Text),
     ];
-    const TABLE: &'static str = "import_customers";
-    const STAGING: &'static str = "CREATE TEMPORARY TABLE IF NOT EXISTS import_customers (
-        line BIGINT NOT NULL, id_type TEXT NOT NULL, code BIGINT NOT NULL, name TEXT NOT NULL)";
+    const TABLE: &'static str = TABLE;
+    const STAGING: &'static str = STAGING;
 
     fn row(line: i64, object: Map<String, Value>) -> Result<Row, Rejection> {
         let Line { id_type, id, name } = fields::read("", object)?;
@@ -96,32 +73,10 @@ impl Loader for Customers {
     }
 
     fn superseded(conn: &mut PgConnection) -> QueryResult<Vec<Superseded>> {
-        diesel::sql_query(
-            "DELETE FROM import_customers AS s
-             USING (SELECT DISTINCT ON (id_type, code) line, id_type, code, name
-                    FROM import_customers ORDER BY id_type, code, line DESC) AS w
-             WHERE w.id_type = s.id_type AND w.code = s.code AND w.line > s.line
-             RETURNING s.name = w.name AS same",
-        )
-        .load(conn)
+        db::customers::staged_superseded(conn)
     }
 
     fn write(conn: &mut PgConnection, _run_id: i64) -> QueryResult<Written> {
-        diesel::sql_query(
-            "WITH written AS (
-                 INSERT INTO customers (id_type, code, name)
-                 SELECT s.id_type, s.code, s.name
-                 FROM import_customers AS s
-                 LEFT JOIN customers AS c ON c.id_type = s.id_type AND c.code = s.code
-                 WHERE c.customer_id IS NULL OR c.name <> s.name
-                 ORDER BY s.id_type, s.code
-                 ON CONFLICT (id_type, code) DO UPDATE SET name = EXCLUDED.name
-                     WHERE customers.name <> EXCLUDED.name
-                 RETURNING xmax = 0 AS inserted)
-             SELECT count(*) FILTER (WHERE inserted) AS inserted,
-                    count(*) FILTER (WHERE NOT inserted) AS updated
-             FROM written",
-        )
-        .get_result(conn)
+        db::customers::upsert_staged(conn)
     }
 }

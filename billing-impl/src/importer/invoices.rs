@@ -5,94 +5,52 @@
 //! that follow, which the statement trigger then keeps instead of renumbering the customer
 //! (migration 000007).
 
-use std::sync::LazyLock;
-
 use billing_api::models;
 use chrono::NaiveDate;
 use contract_runtime::{WireEnum, WireNames};
-use diesel::{
-    ExecuteCopyFromDsl, Insertable, PgConnection, QueryResult, RunQueryDsl, sql_types::BigInt,
-};
+use diesel::{ExecuteCopyFromDsl, PgConnection, QueryResult};
 use serde_json::{Map, Value};
 
 use super::{
-    Rejection,
-    batch::{Loader, Superseded, Unresolved, Written},
-    fields,
+    Rejection, fields,
+    loader::{Loader, Superseded, Unresolved, Written, staging},
     records::{Cell, Column},
 };
+use crate::db;
 
-diesel::table! {
-    import_invoices (line) {
-        line -> Int8,
-        id_type -> Text,
-        code -> Int8,
-        invoice_number -> Text,
-        billing_group_id -> Nullable<Text>,
-        subscriber_msisdn -> Nullable<Int8>,
-        contract_number -> Nullable<Int8>,
-        invoice_status -> Text,
-        bill_date -> Date,
-        bill_period -> Nullable<Text>,
-        period_start_date -> Nullable<Date>,
-        period_end_date -> Nullable<Date>,
-        expiration_date -> Nullable<Date>,
-        expiration_electronic_date -> Nullable<Date>,
-        print_date -> Nullable<Date>,
-        payment_date -> Nullable<Date>,
-        invoice_amount_cents -> Int8,
-        invoice_balance_cents -> Int8,
-        payment_amount_cents -> Nullable<Int8>,
-        invoiced_service_count -> Nullable<Int4>,
-        invoice_type -> Nullable<Text>,
-        invoice_serial -> Nullable<Text>,
-        invoice_description -> Nullable<Text>,
-        billing_name -> Nullable<Text>,
-        billing_address -> Nullable<Text>,
-        billplan -> Nullable<Text>,
-        contact_name -> Nullable<Text>,
-        phone -> Nullable<Text>,
-        cai -> Nullable<Text>,
-        dei -> Nullable<Text>,
-        attachment -> Nullable<Text>,
+staging! {
+    import_invoices {
+        id_type: String => Text = "TEXT NOT NULL",
+        code: i64 => Int8 = "BIGINT NOT NULL",
+        invoice_number: String => Text = "TEXT NOT NULL",
+        billing_group_id: Option<String> => Nullable<Text> = "TEXT",
+        subscriber_msisdn: Option<i64> => Nullable<Int8> = "BIGINT",
+        contract_number: Option<i64> => Nullable<Int8> = "BIGINT",
+        invoice_status: String => Text = "TEXT NOT NULL",
+        bill_date: NaiveDate => Date = "DATE NOT NULL",
+        bill_period: Option<String> => Nullable<Text> = "TEXT",
+        period_start_date: Option<NaiveDate> => Nullable<Date> = "DATE",
+        period_end_date: Option<NaiveDate> => Nullable<Date> = "DATE",
+        expiration_date: Option<NaiveDate> => Nullable<Date> = "DATE",
+        expiration_electronic_date: Option<NaiveDate> => Nullable<Date> = "DATE",
+        print_date: Option<NaiveDate> => Nullable<Date> = "DATE",
+        payment_date: Option<NaiveDate> => Nullable<Date> = "DATE",
+        invoice_amount_cents: i64 => Int8 = "BIGINT NOT NULL",
+        invoice_balance_cents: i64 => Int8 = "BIGINT NOT NULL",
+        payment_amount_cents: Option<i64> => Nullable<Int8> = "BIGINT",
+        invoiced_service_count: Option<i32> => Nullable<Int4> = "INTEGER",
+        invoice_type: Option<String> => Nullable<Text> = "TEXT",
+        invoice_serial: Option<String> => Nullable<Text> = "TEXT",
+        invoice_description: Option<String> => Nullable<Text> = "TEXT",
+        billing_name: Option<String> => Nullable<Text> = "TEXT",
+        billing_address: Option<String> => Nullable<Text> = "TEXT",
+        billplan: Option<String> => Nullable<Text> = "TEXT",
+        contact_name: Option<String> => Nullable<Text> = "TEXT",
+        phone: Option<String> => Nullable<Text> = "TEXT",
+        cai: Option<String> => Nullable<Text> = "TEXT",
+        dei: Option<String> => Nullable<Text> = "TEXT",
+        attachment: Option<String> => Nullable<Text> = "TEXT",
     }
-}
-
-/// An invoice, staged: amounts in whole cents.
-#[derive(Insertable)]
-#[diesel(table_name = import_invoices, treat_none_as_default_value = false)]
-pub struct Row {
-    line: i64,
-    id_type: String,
-    code: i64,
-    invoice_number: String,
-    billing_group_id: Option<String>,
-    subscriber_msisdn: Option<i64>,
-    contract_number: Option<i64>,
-    invoice_status: String,
-    bill_date: NaiveDate,
-    bill_period: Option<String>,
-    period_start_date: Option<NaiveDate>,
-    period_end_date: Option<NaiveDate>,
-    expiration_date: Option<NaiveDate>,
-    expiration_electronic_date: Option<NaiveDate>,
-    print_date: Option<NaiveDate>,
-    payment_date: Option<NaiveDate>,
-    invoice_amount_cents: i64,
-    invoice_balance_cents: i64,
-    payment_amount_cents: Option<i64>,
-    invoiced_service_count: Option<i32>,
-    invoice_type: Option<String>,
-    invoice_serial: Option<String>,
-    invoice_description: Option<String>,
-    billing_name: Option<String>,
-    billing_address: Option<String>,
-    billplan: Option<String>,
-    contact_name: Option<String>,
-    phone: Option<String>,
-    cai: Option<String>,
-    dei: Option<String>,
-    attachment: Option<String>,
 }
 
 /// The longest invoice number (the key of the invoice, indexed).
@@ -100,305 +58,47 @@ const NUMBER_CHARACTERS: usize = 100;
 /// The longest text of any other property.
 const TEXT_CHARACTERS: usize = 2_000;
 
-/// The columns of `invoices` an import writes beside the key, in the staging table's order
-/// (where the amounts are whole cents, `<name>_cents`).
-const CONTENT: [&str; 27] = [
-    "billing_group_id",
-    "subscriber_msisdn",
-    "contract_number",
-    "invoice_status",
-    "bill_date",
-    "bill_period",
-    "period_start_date",
-    "period_end_date",
-    "expiration_date",
-    "expiration_electronic_date",
-    "print_date",
-    "payment_date",
-    "invoice_amount",
-    "invoice_balance",
-    "payment_amount",
-    "invoiced_service_count",
-    "invoice_type",
-    "invoice_serial",
-    "invoice_description",
-    "billing_name",
-    "billing_address",
-    "billplan",
-    "contact_name",
-    "phone",
-    "cai",
-    "dei",
-    "attachment",
-];
-
-/// Whether `column` is an amount, staged in cents.
-fn is_amount(column: &str) -> bool {
-    column.ends_with("_amount") || column == "invoice_balance"
-}
-
-/// `CONTENT`, each as `prefix` and `column` makes it, comma-separated.
-fn content(each: impl Fn(&str) -> String) -> String {
-    CONTENT
-        .iter()
-        .map(|column| each(column))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The staged columns of `CONTENT` of the staging row `alias`.
-fn staged(alias: &str) -> String {
-    content(|column| match is_amount(column) {
-        true => format!("{alias}.{column}_cents"),
-        false => format!("{alias}.{column}"),
-    })
-}
-
-static SUPERSEDED: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "DELETE FROM import_invoices AS s
-         USING (SELECT DISTINCT ON (id_type, code, invoice_number) *
-                FROM import_invoices ORDER BY id_type, code, invoice_number, line DESC) AS w
-         WHERE w.id_type = s.id_type AND w.code = s.code AND w.invoice_number = s.invoice_number
-           AND w.line > s.line
-         RETURNING ({}) IS NOT DISTINCT FROM ({}) AS same",
-        staged("s"),
-        staged("w")
-    )
-});
-
-static WRITE: LazyLock<String> = LazyLock::new(|| {
-    let converted = content(|column| match is_amount(column) {
-        true => format!("(s.{column}_cents::numeric / 100)::numeric(15, 2) AS {column}"),
-        false => format!("s.{column}"),
-    });
-    let of = |alias: &str| content(|column| format!("{alias}.{column}"));
-    let set = content(|column| format!("{column} = EXCLUDED.{column}"));
-    format!(
-        "WITH converted AS (
-             SELECT c.customer_id, s.invoice_number, {converted}
-             FROM import_invoices AS s
-             JOIN customers AS c ON c.id_type = s.id_type AND c.code = s.code
-         ), staged AS (
-             SELECT s.*, i.customer_id IS NULL AS new
-             FROM converted AS s
-             LEFT JOIN invoices AS i
-                 ON i.customer_id = s.customer_id AND i.invoice_number = s.invoice_number
-             WHERE i.customer_id IS NULL OR ({stored}) IS DISTINCT FROM ({incoming})
-         ), newest AS (
-             SELECT n.customer_id, p.customer_position, p.bill_date, p.invoice_number
-             FROM (SELECT DISTINCT customer_id FROM staged WHERE new) AS n
-             LEFT JOIN LATERAL (
-                 SELECT i.customer_position, i.bill_date, i.invoice_number
-                 FROM invoices AS i
-                 WHERE i.customer_id = n.customer_id AND i.customer_position IS NOT NULL
-                 ORDER BY i.customer_position DESC LIMIT 1) AS p ON true
-         ), written AS (
-             INSERT INTO invoices (customer_id, invoice_number, {columns}, customer_position)
-             SELECT s.customer_id, s.invoice_number, {incoming},
-                    CASE WHEN s.new AND (p.customer_position IS NULL
-                                         OR (s.bill_date, s.invoice_number)
-                                            > (p.bill_date, p.invoice_number))
-                         THEN coalesce(p.customer_position, 0)
-                              + row_number() OVER (PARTITION BY s.customer_id, s.new
-                                                   ORDER BY s.bill_date, s.invoice_number)
-                    END
-             FROM staged AS s
-             LEFT JOIN newest AS p ON p.customer_id = s.customer_id
-             ORDER BY s.customer_id, s.invoice_number
-             ON CONFLICT (customer_id, invoice_number) DO UPDATE SET {set}
-                 WHERE ({current}) IS DISTINCT FROM ({excluded})
-             RETURNING xmax = 0 AS inserted
-         )
-         SELECT count(*) FILTER (WHERE inserted) AS inserted,
-                count(*) FILTER (WHERE NOT inserted) AS updated
-         FROM written",
-        columns = CONTENT.join(", "),
-        stored = of("i"),
-        incoming = of("s"),
-        current = of("invoices"),
-        excluded = of("EXCLUDED"),
-    )
-});
-
 /// The invoices kind.
 pub struct Invoices;
 
 impl Loader for Invoices {
     type Row = Row;
     const COLUMNS: &'static [Column] = &[
-        Column {
-            name: "customer.idType",
-            cell: Cell::Text,
-            required: true,
-        },
-        Column {
-            name: "customer.id",
-            cell: Cell::Integer,
-            required: true,
-        },
-        Column {
-            name: "invoiceNumber",
-            cell: Cell::Text,
-            required: true,
-        },
-        Column {
-            name: "billDate",
-            cell: Cell::Text,
-            required: true,
-        },
-        Column {
-            name: "invoiceAmount",
-            cell: Cell::Number,
-            required: true,
-        },
-        Column {
-            name: "invoiceBalace",
-            cell: Cell::Number,
-            required: true,
-        },
-        Column {
-            name: "invoiceStatus",
-            cell: Cell::Text,
-            required: true,
-        },
-        Column {
-            name: "billingGroup.id",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "billingGroup.idType",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "subscriber.id",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "subscriber.idType",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "contract",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "attachment",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "billPeriod",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "billingAddress",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "billingName",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "billplan",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "cai",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "contactName",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "dei",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "expirationDate",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "expirationElectronicDate",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "invoiceDescription",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "invoiceSerial",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "invoiceType",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "invoicedServiceCount",
-            cell: Cell::Integer,
-            required: false,
-        },
-        Column {
-            name: "paymentAmount",
-            cell: Cell::Number,
-            required: false,
-        },
-        Column {
-            name: "paymentDate",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "periodEndDate",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "periodStartDate",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "printDate",
-            cell: Cell::Text,
-            required: false,
-        },
-        Column {
-            name: "phone",
-            cell: Cell::Text,
-            required: false,
-        },
+        Column::required("customer.idType", Cell::Text),
+        Column::required("customer.id", Cell::Integer),
+        Column::required("invoiceNumber", Cell::Text),
+        Column::required("billDate", Cell::Text),
+        Column::required("invoiceAmount", Cell::Number),
+        Column::required("invoiceBalace", Cell::Number),
+        Column::required("invoiceStatus", Cell::Text),
+        Column::optional("billingGroup.id", Cell::Text),
+        Column::optional("billingGroup.idType", Cell::Text),
+        Column::optional("subscriber.id", Cell::Text),
+        Column::optional("subscriber.idType", Cell::Text),
+        Column::optional("contract", Cell::Text),
+        Column::optional("attachment", Cell::Text),
+        Column::optional("billPeriod", Cell::Text),
+        Column::optional("billingAddress", Cell::Text),
+        Column::optional("billingName", Cell::Text),
+        Column::optional("billplan", Cell::Text),
+        Column::optional("cai", Cell::Text),
+        Column::optional("contactName", Cell::Text),
+        Column::optional("dei", Cell::Text),
+        Column::optional("expirationDate", Cell::Text),
+        Column::optional("expirationElectronicDate", Cell::Text),
+        Column::optional("invoiceDescription", Cell::Text),
+        Column::optional("invoiceSerial", Cell::Text),
+        Column::optional("invoiceType", Cell::Text),
+        Column::optional("invoicedServiceCount", Cell::Integer),
+        Column::optional("paymentAmount", Cell::Number),
+        Column::optional("paymentDate", Cell::Text),
+        Column::optional("periodEndDate", Cell::Text),
+        Column::optional("periodStartDate", Cell::Text),
+        Column::optional("printDate", Cell::Text),
+        Column::optional("phone", Cell::Text),
     ];
-    const TABLE: &'static str = "import_invoices";
-    const STAGING: &'static str = "CREATE TEMPORARY TABLE IF NOT EXISTS import_invoices (
-        line BIGINT NOT NULL, id_type TEXT NOT NULL, code BIGINT NOT NULL,
-        invoice_number TEXT NOT NULL, billing_group_id TEXT, subscriber_msisdn BIGINT,
-        contract_number BIGINT, invoice_status TEXT NOT NULL, bill_date DATE NOT NULL,
-        bill_period TEXT, period_start_date DATE, period_end_date DATE, expiration_date DATE,
-        expiration_electronic_date DATE, print_date DATE, payment_date DATE,
-        invoice_amount_cents BIGINT NOT NULL, invoice_balance_cents BIGINT NOT NULL,
-        payment_amount_cents BIGINT, invoiced_service_count INTEGER, invoice_type TEXT,
-        invoice_serial TEXT, invoice_description TEXT, billing_name TEXT, billing_address TEXT,
-        billplan TEXT, contact_name TEXT, phone TEXT, cai TEXT, dei TEXT, attachment TEXT)";
+    const TABLE: &'static str = TABLE;
+    const STAGING: &'static str = STAGING;
 
     fn row(line: i64, mut object: Map<String, Value>) -> Result<Row, Rejection> {
         let (id_type, code) = fields::owner(&mut object)?;
@@ -415,45 +115,15 @@ impl Loader for Invoices {
     }
 
     fn unresolved(conn: &mut PgConnection, from_line: i64) -> QueryResult<Vec<Unresolved>> {
-        diesel::sql_query(
-            "WITH checked AS (
-                 SELECT s.line,
-                        CASE WHEN c.customer_id IS NULL THEN 1
-                             WHEN s.billing_group_id IS NOT NULL AND NOT EXISTS (
-                                  SELECT 1 FROM billing_groups AS g
-                                  WHERE g.customer_id = c.customer_id
-                                    AND g.group_id = s.billing_group_id) THEN 2
-                             WHEN s.subscriber_msisdn IS NOT NULL AND NOT EXISTS (
-                                  SELECT 1 FROM subscribers AS b
-                                  WHERE b.customer_id = c.customer_id
-                                    AND b.msisdn = s.subscriber_msisdn) THEN 3
-                        END AS problem
-                 FROM import_invoices AS s
-                 LEFT JOIN customers AS c ON c.id_type = s.id_type AND c.code = s.code
-                 WHERE s.line >= $1
-             )
-             DELETE FROM import_invoices AS s
-             USING checked AS k
-             WHERE k.line = s.line AND k.problem IS NOT NULL
-             RETURNING s.line,
-                 CASE k.problem
-                     WHEN 1 THEN format('no customer %s:%s', s.id_type, s.code)
-                     WHEN 2 THEN format('the customer has no billing group `%s`', s.billing_group_id)
-                     ELSE format('the customer has no subscriber %s', s.subscriber_msisdn)
-                 END AS reason,
-                 CASE k.problem WHEN 1 THEN 'customer' WHEN 2 THEN 'billingGroup.id'
-                                ELSE 'subscriber.id' END AS field",
-        )
-        .bind::<BigInt, _>(from_line)
-        .load(conn)
+        db::invoices::staged_unresolved(conn, from_line)
     }
 
     fn superseded(conn: &mut PgConnection) -> QueryResult<Vec<Superseded>> {
-        diesel::sql_query(SUPERSEDED.as_str()).load(conn)
+        db::invoices::staged_superseded(conn)
     }
 
     fn write(conn: &mut PgConnection, _run_id: i64) -> QueryResult<Written> {
-        diesel::sql_query(WRITE.as_str()).get_result(conn)
+        db::invoices::upsert_staged(conn)
     }
 }
 

@@ -1,25 +1,37 @@
 //! `billing import`: a billing system's customers, subscribers, billing groups and
 //! invoices, loaded in the contract's own shapes (`docs/import.md`).
 //!
-//! A file is read record by record (`records`), each parsed and checked with the
-//! contract's generated models and their validation (one module per kind), in batches:
-//! a batch is copied into a staging table of the session, its references to customers,
-//! groups and subscribers resolved, and upserted by its natural key in one statement that
-//! writes only what changed (`batch`). What cannot be loaded is written beside the input
-//! (`rejects`) and the load goes on. Each batch commits with the run's counts
-//! (`db::import_runs`), so that a run stopped at any point and started again ends as one
-//! clean run does.
+//! A file is read record by record (`records`: `json_lines`, `csv_rows`), each parsed and
+//! checked with the contract's generated models and their validation (one module per kind,
+//! each a `loader`), in batches: a batch is copied into a staging table of the session, its
+//! references to customers, groups and subscribers resolved, and upserted by its natural
+//! key in one statement that writes only what changed (`batch`; the statements are at the
+//! end of each table's module in `db`), leaving out a row the database refuses
+//! (`refused`). What cannot be loaded is written beside the input (`rejects`) and the load
+//! goes on. Each batch commits with the run's counts (`db::import_runs`), so that a run
+//! stopped at any point and started again ends as one clean run does.
+//!
+//! Nothing outside the database is harmed: every path is checked before anything is
+//! opened for writing, and the rejects file replaces the last one only at the end.
+//! Memory is bounded by the tool, not the input: no record is held past
+//! `--max-record-bytes`, and a chunk of records in memory is bounded in bytes.
 
 mod batch;
+mod csv_rows;
 mod customers;
 mod fields;
 mod groups;
+mod inputs;
 mod invoices;
+mod json_lines;
+mod loader;
 mod progress;
 mod records;
+mod refused;
 mod rejects;
 mod source;
 mod subscribers;
+mod unique;
 
 use std::{
     path::{Path, PathBuf},
@@ -30,7 +42,16 @@ use diesel::{Connection, PgConnection};
 use serde::Serialize;
 
 pub use self::source::Format;
-use self::{records::Records, rejects::Rejects, source::Source};
+use self::{
+    customers::Customers,
+    groups::Groups,
+    invoices::Invoices,
+    loader::Loader,
+    records::{Column, Records},
+    rejects::{Identity, Rejects},
+    source::Source,
+    subscribers::Subscribers,
+};
 
 /// What a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -63,8 +84,11 @@ pub struct Options {
     pub rejects: Option<PathBuf>,
     /// Records a batch holds at most; each batch commits.
     pub batch_rows: usize,
-    /// One transaction for a whole file.
+    /// One transaction for a whole file, committed only when nothing was rejected.
     pub atomic: bool,
+    /// The longest record read: a longer line (or CSV record) is rejected, and only its
+    /// first bytes are held.
+    pub max_record_bytes: usize,
 }
 
 /// What loading one file came to, as `billing import` prints it.
@@ -78,6 +102,9 @@ pub struct Summary {
     pub updated: u64,
     pub unchanged: u64,
     pub rejected: u64,
+    /// `loaded`, `loaded with rejects`, or `rolled back` (`--atomic` with rejects: nothing
+    /// stays), as the run's record says.
+    pub outcome: &'static str,
     pub seconds: f64,
 }
 
@@ -133,12 +160,34 @@ pub fn import(
             "--rejects names the rejects of one file; load the files one by one".to_owned(),
         ));
     }
-    let mut opened = Vec::new();
-    for path in files {
-        let rejects = rejects_path(path, options)?;
-        let source = Source::open(path, options.format).map_err(ImportError::Refused)?;
+    // Every path is checked, then every input opened for reading, then every rejects file
+    // started: a refusal at any step leaves every file as it was.
+    let inputs = files
+        .iter()
+        .map(|path| Input::of(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let identities: Vec<(&Path, Identity)> = inputs
+        .iter()
+        .filter_map(|input| Some((input.path, input.identity?)))
+        .collect();
+    let rejects_paths = inputs
+        .iter()
+        .map(|input| {
+            let rejects = rejects_path(input, options)?;
+            rejects::check(&rejects, &identities).map_err(ImportError::Refused)?;
+            Ok(rejects)
+        })
+        .collect::<Result<Vec<_>, ImportError>>()?;
+    let mut sources = Vec::new();
+    for input in &inputs {
+        let source = Source::open(input.path, options.format).map_err(ImportError::Refused)?;
         let (size, tally, name) = (source.size, source.tally.clone(), source.name.clone());
-        let records = Records::of(source, batch::columns(kind)).map_err(ImportError::Refused)?;
+        let records = Records::of(source, columns(kind), options.max_record_bytes)
+            .map_err(ImportError::Refused)?;
+        sources.push((name, size, tally, records));
+    }
+    let mut opened = Vec::new();
+    for ((name, size, tally, records), rejects) in sources.into_iter().zip(rejects_paths) {
         let rejects = Rejects::create(rejects)
             .map_err(|error| ImportError::Refused(format!("the rejects file {error}")))?;
         opened.push((name, size, tally, records, rejects));
@@ -153,25 +202,73 @@ pub fn import(
             tally: &tally,
             rejects,
         };
-        let mut summary = batch::load(&mut conn, kind, file, records, options)?;
+        let mut summary = match kind {
+            Kind::Customers => batch::load::<Customers>(&mut conn, kind, file, records, options),
+            Kind::Subscribers => {
+                batch::load::<Subscribers>(&mut conn, kind, file, records, options)
+            }
+            Kind::Groups => batch::load::<Groups>(&mut conn, kind, file, records, options),
+            Kind::Invoices => batch::load::<Invoices>(&mut conn, kind, file, records, options),
+        }?;
         summary.seconds = started.elapsed().as_secs_f64();
         finished(&summary);
     }
     Ok(())
 }
 
-/// Where the rejects of `path` go: `--rejects`, or the input's path with
-/// `.rejects.jsonl` appended; standard input has no path, so it needs `--rejects`.
-fn rejects_path(path: &Path, options: &Options) -> Result<PathBuf, ImportError> {
+/// The columns a CSV file of `kind` may name.
+fn columns(kind: Kind) -> &'static [Column] {
+    match kind {
+        Kind::Customers => Customers::COLUMNS,
+        Kind::Subscribers => Subscribers::COLUMNS,
+        Kind::Groups => Groups::COLUMNS,
+        Kind::Invoices => Invoices::COLUMNS,
+    }
+}
+
+/// An input as the command names it: its path, which file it is (standard input too, when
+/// that can be told), and whether it is a stream (standard input, a pipe).
+struct Input<'a> {
+    path: &'a Path,
+    identity: Option<Identity>,
+    stream: bool,
+}
+
+impl<'a> Input<'a> {
+    /// `path`, looked at but not opened; a path that names nothing is refused.
+    fn of(path: &'a Path) -> Result<Self, ImportError> {
+        let metadata = if path == Path::new("-") {
+            std::fs::metadata("/dev/stdin").ok()
+        } else {
+            let metadata = std::fs::metadata(path)
+                .map_err(|error| ImportError::Refused(format!("{}: {error}", path.display())))?;
+            Some(metadata)
+        };
+        Ok(Self {
+            path,
+            identity: metadata.as_ref().map(Identity::of),
+            stream: source::is_stream(path, metadata.as_ref()),
+        })
+    }
+}
+
+/// Where the rejects of `input` go: `--rejects`, or the input's path with
+/// `.rejects.jsonl` appended; a stream (standard input, a pipe) has no folder of its own,
+/// so it needs `--rejects`.
+fn rejects_path(input: &Input<'_>, options: &Options) -> Result<PathBuf, ImportError> {
     if let Some(rejects) = &options.rejects {
         return Ok(rejects.clone());
     }
-    if path == Path::new("-") {
-        return Err(ImportError::Refused(
-            "standard input has no path to write rejects beside: say --rejects PATH".to_owned(),
-        ));
+    if input.stream {
+        let what = match input.path == Path::new("-") {
+            true => "standard input".to_owned(),
+            false => format!("{} is a pipe, which", input.path.display()),
+        };
+        return Err(ImportError::Refused(format!(
+            "{what} has no path to write rejects beside: say --rejects PATH"
+        )));
     }
-    let mut name = path.as_os_str().to_owned();
+    let mut name = input.path.as_os_str().to_owned();
     name.push(".rejects.jsonl");
     Ok(PathBuf::from(name))
 }

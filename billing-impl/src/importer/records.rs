@@ -1,15 +1,22 @@
 //! The records of a source, one JSON object each, with the number of the line it starts on
-//! and its text as read: JSON Lines as they are, CSV rows made into the objects their
-//! header names (`customer.id` nests `id` in `customer`; an empty cell is no property).
+//! and its text as read: JSON Lines as they are (`json_lines`), CSV rows made into the
+//! objects their header names (`csv_rows`; `customer.id` nests `id` in `customer`; an
+//! empty cell is no property). No record is held whole past the maximum size: a longer
+//! one is a rejection that keeps only its first bytes.
 
-use std::io::{self, BufRead};
+use std::io;
 
 use serde_json::{Map, Number, Value};
 
 use super::{
     Rejection,
+    csv_rows::{CsvRows, Row},
+    json_lines::JsonLines,
     source::{Format, Source},
 };
+
+/// How many bytes of an over-long record the rejects show.
+pub const SHOWN_BYTES: usize = 1024;
 
 /// How a CSV cell becomes its property's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,60 +38,79 @@ pub struct Column {
     pub required: bool,
 }
 
+impl Column {
+    /// A property every file of the kind must name.
+    pub const fn required(name: &'static str, cell: Cell) -> Self {
+        Self {
+            name,
+            cell,
+            required: true,
+        }
+    }
+
+    /// A property a file of the kind may leave out.
+    pub const fn optional(name: &'static str, cell: Cell) -> Self {
+        Self {
+            name,
+            cell,
+            required: false,
+        }
+    }
+}
+
 /// One record: the line it starts on (from 1; a CSV header is line 1), its text as read
-/// (for CSV, the row written back as CSV), and its object or why it has none.
+/// (for CSV, the row written back as CSV; only the first bytes when `truncated`), and its
+/// object or why it has none.
 pub struct Record {
     pub line: u64,
     pub input: String,
+    pub truncated: bool,
     pub object: Result<Map<String, Value>, Rejection>,
 }
 
 /// The records of a source.
 pub enum Records {
-    Jsonl {
-        reader: Box<dyn BufRead>,
-        line: u64,
-        buffer: Vec<u8>,
-    },
+    Jsonl(JsonLines),
     Csv {
-        reader: csv::Reader<Box<dyn BufRead>>,
+        rows: CsvRows,
         columns: Vec<&'static Column>,
-        row: csv::ByteRecord,
+        max_bytes: usize,
     },
 }
 
 impl Records {
-    /// The records of `source`, whose CSV header may name `columns`; a header that names
-    /// another, names one twice, or leaves a required one out is refused.
-    pub fn of(source: Source, columns: &'static [Column]) -> Result<Self, String> {
+    /// The records of `source`, each at most `max_bytes` long, whose CSV header may name
+    /// `columns`; a header that names another, names one twice, or leaves a required one
+    /// out is refused.
+    pub fn of(
+        source: Source,
+        columns: &'static [Column],
+        max_bytes: usize,
+    ) -> Result<Self, String> {
         match source.format {
-            Format::Jsonl => Ok(Records::Jsonl {
-                reader: source.reader,
-                line: 0,
-                buffer: Vec::new(),
-            }),
+            Format::Jsonl => Ok(Records::Jsonl(JsonLines::new(source.reader, max_bytes))),
             Format::Csv => {
-                let mut reader = csv::ReaderBuilder::new()
-                    .has_headers(false)
-                    .flexible(true)
-                    .from_reader(source.reader);
-                let mut header = csv::ByteRecord::new();
-                if !reader
-                    .read_byte_record(&mut header)
-                    .map_err(|error| format!("{}: {error}", source.name))?
-                {
-                    return Err(format!(
+                let mut rows = CsvRows::new(source.reader, max_bytes);
+                match rows.read() {
+                    Err(error) => Err(format!("{}: {error}", source.name)),
+                    Ok(None) => Err(format!(
                         "{} is empty: a CSV file starts with its header",
                         source.name
-                    ));
+                    )),
+                    Ok(Some(Row::TooLong { .. })) => Err(format!(
+                        "{}: the header is longer than {max_bytes} bytes (--max-record-bytes)",
+                        source.name
+                    )),
+                    Ok(Some(Row::Cells { .. })) => {
+                        let columns = header_columns(rows.cells(), columns)
+                            .map_err(|problem| format!("{}: {problem}", source.name))?;
+                        Ok(Records::Csv {
+                            rows,
+                            columns,
+                            max_bytes,
+                        })
+                    }
                 }
-                let columns = header_columns(&header, columns)
-                    .map_err(|problem| format!("{}: {problem}", source.name))?;
-                Ok(Records::Csv {
-                    reader,
-                    columns,
-                    row: csv::ByteRecord::new(),
-                })
             }
         }
     }
@@ -92,27 +118,39 @@ impl Records {
     /// The next record; `None` at the end; an error when the source cannot be read on.
     pub fn next_record(&mut self) -> Option<io::Result<Record>> {
         match self {
-            Records::Jsonl {
-                reader,
-                line,
-                buffer,
-            } => next_json_line(reader.as_mut(), line, buffer),
+            Records::Jsonl(lines) => lines.next_record(),
             Records::Csv {
-                reader,
+                rows,
                 columns,
-                row,
-            } => match reader.read_byte_record(row) {
-                Ok(false) => None,
-                Ok(true) => Some(Ok(csv_record(row, columns))),
-                Err(error) => Some(Err(io::Error::other(error))),
+                max_bytes,
+            } => match rows.read() {
+                Ok(None) => None,
+                Ok(Some(Row::Cells { line })) => {
+                    let cells: Vec<&[u8]> = rows.cells().collect();
+                    Some(Ok(csv_record(line, &cells, columns)))
+                }
+                Ok(Some(Row::TooLong { line, start })) => Some(Ok(Record {
+                    line,
+                    input: shown(&start),
+                    truncated: true,
+                    object: Err(Rejection::new(format!(
+                        "the record is longer than {max_bytes} bytes (--max-record-bytes)"
+                    ))),
+                })),
+                Err(error) => Some(Err(error)),
             },
         }
     }
 }
 
+/// The first bytes of an over-long record, as text for the rejects.
+pub fn shown(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(&bytes[..bytes.len().min(SHOWN_BYTES)]).into_owned()
+}
+
 /// The columns `header` names, in its order.
-fn header_columns(
-    header: &csv::ByteRecord,
+fn header_columns<'a>(
+    header: impl Iterator<Item = &'a [u8]>,
     known: &'static [Column],
 ) -> Result<Vec<&'static Column>, String> {
     let mut columns: Vec<&'static Column> = Vec::new();
@@ -141,43 +179,7 @@ fn header_columns(
     Ok(columns)
 }
 
-fn next_json_line(
-    reader: &mut dyn BufRead,
-    line: &mut u64,
-    buffer: &mut Vec<u8>,
-) -> Option<io::Result<Record>> {
-    loop {
-        buffer.clear();
-        match reader.read_until(b'\n', buffer) {
-            Ok(0) => return None,
-            Ok(_) => {}
-            Err(error) => return Some(Err(error)),
-        }
-        *line += 1;
-        let text = buffer.strip_suffix(b"\n").unwrap_or(buffer);
-        let text = text.strip_suffix(b"\r").unwrap_or(text);
-        if text.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let input = String::from_utf8_lossy(text).into_owned();
-        let object = match std::str::from_utf8(text) {
-            Err(_) => Err(Rejection::new("the line is not UTF-8")),
-            Ok(text) => match serde_json::from_str::<Value>(text) {
-                Ok(Value::Object(object)) => Ok(object),
-                Ok(_) => Err(Rejection::new("the line is not a JSON object")),
-                Err(error) => Err(Rejection::new(format!("the line is not JSON: {error}"))),
-            },
-        };
-        return Some(Ok(Record {
-            line: *line,
-            input,
-            object,
-        }));
-    }
-}
-
-fn csv_record(row: &csv::ByteRecord, columns: &[&'static Column]) -> Record {
-    let line = row.position().map_or(0, csv::Position::line);
+fn csv_record(line: u64, row: &[&[u8]], columns: &[&'static Column]) -> Record {
     let input = written_back(row);
     let object = if row.len() != columns.len() {
         Err(Rejection::new(format!(
@@ -191,15 +193,13 @@ fn csv_record(row: &csv::ByteRecord, columns: &[&'static Column]) -> Record {
     Record {
         line,
         input,
+        truncated: false,
         object,
     }
 }
 
 /// The object the cells of `row` make.
-fn csv_object(
-    row: &csv::ByteRecord,
-    columns: &[&'static Column],
-) -> Result<Map<String, Value>, Rejection> {
+fn csv_object(row: &[&[u8]], columns: &[&'static Column]) -> Result<Map<String, Value>, Rejection> {
     let mut object = Map::new();
     for (cell, column) in row.iter().zip(columns) {
         let cell = std::str::from_utf8(cell)
@@ -237,15 +237,122 @@ fn csv_object(
 }
 
 /// The row as CSV again, for the rejects file.
-fn written_back(row: &csv::ByteRecord) -> String {
+fn written_back(row: &[&[u8]]) -> String {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());
-    if writer.write_byte_record(row).is_err() {
+    if writer.write_record(row).is_err() {
         return String::new();
     }
     let bytes = writer.into_inner().unwrap_or_default();
     String::from_utf8_lossy(&bytes)
         .trim_end_matches('\n')
         .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The largest record in these tests: small, so that arbitrary inputs pass it often.
+    const MAX: usize = 64;
+
+    /// Bytes as files hold them: arbitrary, with the ones that mean something to the
+    /// readers frequent.
+    fn bytes() -> impl Strategy<Value = Vec<u8>> {
+        const MEANINGFUL: &[u8] = b"\n\r,\" {}[]:0a\\";
+        prop::collection::vec(any::<u8>(), 0..1024).prop_map(|bytes| {
+            bytes
+                .into_iter()
+                .map(|byte| match byte {
+                    0..128 => MEANINGFUL[usize::from(byte) % MEANINGFUL.len()],
+                    _ => byte.wrapping_mul(7),
+                })
+                .collect()
+        })
+    }
+
+    /// The 1-based line of the byte at `at`.
+    fn line_of(input: &[u8], at: usize) -> u64 {
+        input[..at].iter().filter(|&&byte| byte == b'\n').count() as u64 + 1
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn json_lines_of_any_bytes_are_numbered_as_the_input_and_held_within_the_maximum(input in bytes()) {
+            let mut lines = JsonLines::new(Box::new(Cursor::new(input.clone())), MAX);
+            // What each line of the input is, by its number.
+            let expected: Vec<(u64, &[u8])> = input
+                .split(|&byte| byte == b'\n')
+                .enumerate()
+                .map(|(at, line)| (at as u64 + 1, line.strip_suffix(b"\r").unwrap_or(line)))
+                // A long line is not read to its end: whether it is blank is not known.
+                .filter(|(_, line)| line.len() > MAX || !line.iter().all(u8::is_ascii_whitespace))
+                .collect();
+            let mut found = Vec::new();
+            while let Some(record) = lines.next_record() {
+                let record = record.expect("bytes in memory read");
+                prop_assert!(lines.held() <= 2 * MAX + 8, "held {}", lines.held());
+                found.push(record);
+            }
+            prop_assert_eq!(found.len(), expected.len());
+            for (record, (line, text)) in found.iter().zip(&expected) {
+                prop_assert_eq!(record.line, *line);
+                prop_assert_eq!(record.truncated, text.len() > MAX);
+                if record.truncated {
+                    prop_assert!(record.object.is_err());
+                    prop_assert!(record.input.len() <= 3 * SHOWN_BYTES);
+                } else {
+                    prop_assert_eq!(&record.input, &String::from_utf8_lossy(text));
+                }
+            }
+        }
+
+        #[test]
+        fn csv_rows_of_any_bytes_are_numbered_as_the_input_and_held_within_the_maximum(input in bytes()) {
+            // The csv crate's own reader, for the cells and where each row starts; it
+            // drops a byte order mark, which the source does before the rows are read.
+            prop_assume!(!input.starts_with(b"\xEF\xBB\xBF"));
+            let mut reference = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(input.as_slice());
+            let mut expected = Vec::new();
+            let mut row = csv::ByteRecord::new();
+            while reference.read_byte_record(&mut row).expect("read") {
+                let from = usize::try_from(row.position().expect("a position").byte()).expect("usize");
+                let start = input[from..]
+                    .iter()
+                    .position(|byte| !matches!(byte, b'\n' | b'\r'))
+                    .map_or(input.len(), |at| from + at);
+                let cells: Vec<Vec<u8>> = row.iter().map(<[u8]>::to_vec).collect();
+                expected.push((line_of(&input, start), cells));
+            }
+            let mut rows = CsvRows::new(Box::new(Cursor::new(input.clone())), MAX);
+            let mut found = Vec::new();
+            while let Some(row) = rows.read().expect("bytes in memory read") {
+                prop_assert!(rows.held() <= 4 * MAX + 4096, "held {}", rows.held());
+                found.push(match row {
+                    Row::Cells { line } => (line, Some(rows.cells().map(<[u8]>::to_vec).collect::<Vec<_>>())),
+                    Row::TooLong { line, start } => {
+                        prop_assert!(start.len() <= SHOWN_BYTES);
+                        (line, None)
+                    }
+                });
+            }
+            prop_assert_eq!(found.len(), expected.len());
+            for ((line, cells), (expected_line, expected_cells)) in found.iter().zip(&expected) {
+                prop_assert_eq!(line, expected_line);
+                if let Some(cells) = cells {
+                    prop_assert_eq!(cells, expected_cells);
+                }
+            }
+        }
+    }
 }

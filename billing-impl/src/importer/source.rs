@@ -1,5 +1,8 @@
-//! An import's input: a file or standard input, decompressed when it is gzip, its format
-//! told by its name or `--format`, its bytes counted and hashed as they are read.
+//! An import's input: a file, a pipe or standard input, decompressed when it is gzip, its
+//! format told by its name or `--format`, a UTF-8 byte order mark before its first record
+//! skipped, its bytes counted and hashed as they are read. Every input is read once, from
+//! its start to its end: nothing seeks or opens it again, so a pipe (`<(zcat x.gz)`) is read
+//! as standard input is.
 
 use std::{
     cell::RefCell,
@@ -57,26 +60,39 @@ pub struct Source {
     /// The path as given, or `-`.
     pub name: String,
     pub format: Format,
-    /// The size of the file on disk, when it is one.
+    /// The size of the file on disk, when it is a regular file.
     pub size: Option<u64>,
     pub tally: Rc<RefCell<Tally>>,
     pub reader: Box<dyn BufRead>,
 }
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
+
+/// Whether `path` (`-`: standard input) is a stream rather than a file on disk: standard
+/// input, a pipe, a FIFO, a character device. Such an input has no size, its gzip is told
+/// by its first bytes, and it has no folder to write rejects beside.
+pub fn is_stream(path: &Path, metadata: Option<&std::fs::Metadata>) -> bool {
+    path == Path::new("-") || metadata.is_some_and(|metadata| !metadata.is_file())
+}
 
 impl Source {
     /// Opens `path` (`-`: standard input) in `format`, or the format its name says; a
     /// refusal says why it cannot be read.
     pub fn open(path: &Path, format: Option<Format>) -> Result<Self, String> {
         let name = path.display().to_string();
-        let stdin = name == "-";
-        let (raw, size): (Box<dyn Read>, Option<u64>) = if stdin {
-            (Box::new(io::stdin().lock()), None)
+        let (raw, stream, size): (Box<dyn Read>, bool, Option<u64>) = if name == "-" {
+            (Box::new(io::stdin().lock()), true, None)
         } else {
             let file = File::open(path).map_err(|error| format!("{name}: {error}"))?;
-            let size = file.metadata().map(|metadata| metadata.len()).ok();
-            (Box::new(file), size)
+            let metadata = file
+                .metadata()
+                .map_err(|error| format!("{name}: {error}"))?;
+            if metadata.is_dir() {
+                return Err(format!("{name} is a folder"));
+            }
+            let stream = is_stream(path, Some(&metadata));
+            (Box::new(file), stream, (!stream).then_some(metadata.len()))
         };
         let tally = Rc::new(RefCell::new(Tally::default()));
         let mut buffered = BufReader::with_capacity(
@@ -102,8 +118,8 @@ impl Source {
                      for gzip), or say --format jsonl|csv"
                 )
             })?;
-        // Standard input has no name: gzip is told by its first bytes.
-        let reader: Box<dyn BufRead> = if named_gzip || (stdin && starts_gzip) {
+        // A stream's name says nothing (`/dev/fd/63`): gzip is told by its first bytes.
+        let reader: Box<dyn BufRead> = if named_gzip || (stream && starts_gzip) {
             Box::new(BufReader::with_capacity(
                 256 * 1024,
                 MultiGzDecoder::new(buffered),
@@ -111,6 +127,7 @@ impl Source {
         } else {
             Box::new(buffered)
         };
+        let reader = without_byte_order_mark(reader).map_err(|error| format!("{name}: {error}"))?;
         Ok(Self {
             name,
             format,
@@ -119,6 +136,16 @@ impl Source {
             reader,
         })
     }
+}
+
+/// `reader` without the UTF-8 byte order mark it may start with (Excel writes one).
+fn without_byte_order_mark(mut reader: Box<dyn BufRead>) -> io::Result<Box<dyn BufRead>> {
+    let mut start = Vec::with_capacity(BYTE_ORDER_MARK.len());
+    Read::take(&mut reader, BYTE_ORDER_MARK.len() as u64).read_to_end(&mut start)?;
+    if start == BYTE_ORDER_MARK {
+        return Ok(reader);
+    }
+    Ok(Box::new(io::Cursor::new(start).chain(reader)))
 }
 
 /// The format a file name's extension says.
@@ -134,6 +161,21 @@ fn format_of(name: &str) -> Option<Format> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_and_nothing_else() {
+        let read = |bytes: &'static [u8]| {
+            let mut text = Vec::new();
+            without_byte_order_mark(Box::new(bytes))
+                .and_then(|mut reader| reader.read_to_end(&mut text))
+                .expect("read");
+            text
+        };
+        assert_eq!(read(b"\xEF\xBB\xBFid,name\n"), b"id,name\n");
+        assert_eq!(read(b"id,name\n"), b"id,name\n");
+        assert_eq!(read(b"\xEF\xBB"), b"\xEF\xBB");
+        assert_eq!(read(b""), b"");
+    }
 
     #[test]
     fn the_extension_says_the_format() {

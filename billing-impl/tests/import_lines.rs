@@ -1,0 +1,270 @@
+//! `billing import` reading records exactly, run through the binary: line numbers for
+//! every line end, dates only in the contract's `format: date`, a byte order mark skipped,
+//! a property given twice refused, and a pipe read as standard input is.
+
+use billing_test_support as common;
+use std::{io::Write, path::Path};
+
+use common::{
+    Scratch, TestDb,
+    import::{count, import, path},
+};
+use serde_json::{Value, json};
+
+/// The rejects of `file`, each as (line, field).
+fn rejects_of(file: &Path) -> Vec<(u64, Option<String>)> {
+    std::fs::read_to_string(file)
+        .expect("a rejects file")
+        .lines()
+        .map(|line| {
+            let reject: Value = serde_json::from_str(line).expect("a JSON line");
+            (
+                reject["line"].as_u64().expect("line"),
+                reject["field"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+const INVOICE_HEADER: &str =
+    "customer.idType,customer.id,invoiceNumber,billDate,invoiceAmount,invoiceBalace,invoiceStatus";
+
+#[test]
+fn csv_records_are_numbered_by_their_line_whatever_the_line_ends() {
+    let db = TestDb::migrated();
+    common::seed_demo_into(&db);
+    let scratch = Scratch::new();
+    for end in ["\n", "\r\n"] {
+        // Line 1 the header; a record on 2; a bad one on 3; one on 4 whose quoted cell runs
+        // to 5; a bad one on 6; a blank line 7; a bad one on 8.
+        let lines = [
+            INVOICE_HEADER,
+            "CLIENT_CODE,1001,E-1,2026-12-01,1,1,OPEN",
+            "CLIENT_CODE,1001,E-2,2026-12-01,1",
+            &format!("CLIENT_CODE,1001,\"E-3{end}continued\",2026-12-01,1,1,OPEN"),
+            "CLIENT_CODE,x,E-4,2026-12-01,1,1,OPEN",
+            "",
+            "CLIENT_CODE,1001,E-5,2026-12-01,1,1,LOST",
+            "",
+        ];
+        let file = scratch.file("bills.csv", lines.join(end));
+        let finished = import(&db.url, &["invoices", path(&file)]);
+        assert_eq!(finished.code, 1, "{end:?}: {}", finished.stderr);
+        assert_eq!(
+            rejects_of(&scratch.path.join("bills.csv.rejects.jsonl")),
+            [
+                (3, None),
+                (6, Some("customer.id".to_owned())),
+                (8, Some("invoiceStatus".to_owned()))
+            ],
+            "{end:?}"
+        );
+    }
+    let mut conn = db.connect();
+    assert_eq!(
+        count(
+            &mut conn,
+            "invoices WHERE invoice_number LIKE 'E-3_%continued'"
+        ),
+        2,
+        "the quoted line end kept as written, LF and CRLF"
+    );
+}
+
+#[test]
+fn json_lines_are_numbered_by_their_line_whatever_the_line_ends() {
+    let db = TestDb::migrated();
+    let scratch = Scratch::new();
+    let file = scratch.file(
+        "customers.jsonl",
+        "{\"idType\": \"CLIENT_CODE\", \"id\": 1, \"name\": \"a\"}\r\n\r\n{\"idType\": \"CLIENT_CODE\", \"id\": -1, \"name\": \"b\"}\r\n{\"idType\": \"CLIENT_CODE\", \"id\": 3, \"name\": \"c\"}\n{not json\r\n",
+    );
+    let finished = import(&db.url, &["customers", path(&file)]);
+    assert_eq!(finished.code, 1, "{}", finished.stderr);
+    assert_eq!(
+        rejects_of(&scratch.path.join("customers.jsonl.rejects.jsonl")),
+        [(3, Some("id".to_owned())), (5, None)]
+    );
+}
+
+#[test]
+fn a_date_is_read_only_as_the_contract_writes_it() {
+    let db = TestDb::migrated();
+    common::seed_demo_into(&db);
+    let scratch = Scratch::new();
+    let bad = [
+        "+12345-01-01",
+        "12345-01-01",
+        "-0001-01-01",
+        "2023-1-1",
+        "2023-01-1",
+        "2023-1-01",
+        "23-01-01",
+        "2023-02-30",
+        "2023-02-29",
+        "2023-13-01",
+        "2023-00-01",
+        "2023-01-00",
+        "20230101",
+        "2023/01/01",
+        " 2023-01-01",
+        "2023-01-01T00:00:00Z",
+    ];
+    let invoice = |n: usize, bill_date: &str, payment_date: &str| {
+        json!({
+            "customer": {"idType": "CLIENT_CODE", "id": 1001},
+            "invoiceNumber": format!("D-{n}"),
+            "billDate": bill_date,
+            "paymentDate": payment_date,
+            "invoiceAmount": 1,
+            "invoiceBalace": 1,
+            "invoiceStatus": "OPEN"
+        })
+        .to_string()
+            + "\n"
+    };
+    let mut jsonl = String::new();
+    let mut csv = format!("{INVOICE_HEADER},paymentDate\n");
+    let mut n = 0;
+    for date in bad {
+        for (bill_date, payment_date) in [(date, "2026-12-01"), ("2026-12-01", date)] {
+            n += 1;
+            jsonl.push_str(&invoice(n, bill_date, payment_date));
+            csv.push_str(&format!(
+                "CLIENT_CODE,1001,D-{n},{bill_date},1,1,OPEN,{payment_date}\n"
+            ));
+        }
+    }
+    jsonl.push_str(&invoice(0, "2024-02-29", "0001-01-01"));
+    csv.push_str("CLIENT_CODE,1001,D-0,2024-02-29,1,1,OPEN,0001-01-01\n");
+    let expected: Vec<(u64, Option<String>)> = (1..=n as u64)
+        .map(|line| {
+            let field = if line % 2 == 1 {
+                "billDate"
+            } else {
+                "paymentDate"
+            };
+            (line, Some(field.to_owned()))
+        })
+        .collect();
+    for (name, contents, first_line) in [("bills.jsonl", jsonl, 1), ("bills.csv", csv, 2)] {
+        let file = scratch.file(name, contents);
+        let finished = import(&db.url, &["invoices", path(&file)]);
+        assert_eq!(finished.code, 1, "{name}: {}", finished.stderr);
+        let shifted: Vec<(u64, Option<String>)> = expected
+            .iter()
+            .map(|(line, field)| (line + first_line - 1, field.clone()))
+            .collect();
+        assert_eq!(
+            rejects_of(&scratch.path.join(format!("{name}.rejects.jsonl"))),
+            shifted,
+            "{name}"
+        );
+    }
+    let mut conn = db.connect();
+    assert_eq!(
+        count(&mut conn, "invoices WHERE invoice_number LIKE 'D-%'"),
+        1
+    );
+    assert_eq!(
+        count(
+            &mut conn,
+            "invoices WHERE invoice_number = 'D-0' AND bill_date = '2024-02-29'"
+        ),
+        1
+    );
+}
+
+#[test]
+fn a_byte_order_mark_before_the_first_record_is_skipped() {
+    let db = TestDb::migrated();
+    let scratch = Scratch::new();
+    let csv = scratch.file(
+        "customers.csv",
+        "\u{feff}idType,id,name\r\nCLIENT_CODE,1,Excel\r\n",
+    );
+    let jsonl = scratch.file(
+        "customers.jsonl",
+        "\u{feff}{\"idType\": \"CLIENT_CODE\", \"id\": 2, \"name\": \"Notepad\"}\n",
+    );
+    for file in [&csv, &jsonl] {
+        let finished = import(&db.url, &["customers", path(file)]);
+        assert_eq!(finished.code, 0, "{}", finished.stderr);
+    }
+    assert_eq!(count(&mut db.connect(), "customers"), 2);
+}
+
+#[test]
+fn a_property_given_twice_is_a_reject_naming_it() {
+    let db = TestDb::migrated();
+    common::seed_demo_into(&db);
+    let scratch = Scratch::new();
+    let customers = scratch.file(
+        "customers.jsonl",
+        "{\"idType\": \"CLIENT_CODE\", \"id\": 7, \"name\": \"first\", \"name\": \"second\"}\n\
+         {\"idType\": \"CLIENT_CODE\", \"id\": 8, \"name\": \"once\"}\n",
+    );
+    let finished = import(&db.url, &["customers", path(&customers)]);
+    assert_eq!(finished.code, 1, "{}", finished.stderr);
+    assert_eq!(
+        rejects_of(&scratch.path.join("customers.jsonl.rejects.jsonl")),
+        [(1, Some("name".to_owned()))]
+    );
+    let invoices = scratch.file(
+        "bills.jsonl",
+        "{\"customer\": {\"idType\": \"CLIENT_CODE\", \"id\": 1001, \"id\": 1002}, \
+          \"invoiceNumber\": \"T-1\", \"billDate\": \"2026-12-01\", \"invoiceAmount\": 1, \
+          \"invoiceBalace\": 1, \"invoiceStatus\": \"OPEN\"}\n",
+    );
+    let finished = import(&db.url, &["invoices", path(&invoices)]);
+    assert_eq!(finished.code, 1, "{}", finished.stderr);
+    assert_eq!(
+        rejects_of(&scratch.path.join("bills.jsonl.rejects.jsonl")),
+        [(1, Some("customer.id".to_owned()))]
+    );
+    let mut conn = db.connect();
+    assert_eq!(count(&mut conn, "customers WHERE code IN (7, 8)"), 1);
+    assert_eq!(count(&mut conn, "invoices WHERE invoice_number = 'T-1'"), 0);
+}
+
+#[test]
+fn a_pipe_given_as_a_path_is_read_as_standard_input() {
+    let db = TestDb::migrated();
+    let scratch = Scratch::new();
+    let pipe = scratch.path.join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&pipe)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    // What `<(zcat x.gz)` gives, and `<(cat x.gz)` too: a pipe, named without a format,
+    // gzip or not.
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder
+        .write_all(b"{\"idType\": \"CLIENT_CODE\", \"id\": 1, \"name\": \"Piped\"}\n")
+        .expect("compress");
+    let gzipped = encoder.finish().expect("compressed");
+    let writer = {
+        let pipe = pipe.clone();
+        std::thread::spawn(move || std::fs::write(pipe, gzipped).expect("written to the pipe"))
+    };
+    let rejects = scratch.path.join("piped.rejects.jsonl");
+    let finished = import(
+        &db.url,
+        &[
+            "customers",
+            path(&pipe),
+            "--format",
+            "jsonl",
+            "--rejects",
+            path(&rejects),
+        ],
+    );
+    assert_eq!(finished.code, 0, "{}", finished.stderr);
+    writer.join().expect("the writer");
+    assert_eq!(
+        count(&mut db.connect(), "customers WHERE name = 'Piped'"),
+        1
+    );
+    assert!(!rejects.exists());
+}
