@@ -140,6 +140,61 @@ fn an_input_named_as_the_rejects_file_is_refused_by_any_name() {
 }
 
 #[test]
+fn a_rejects_path_that_is_no_file_is_refused_and_left_as_it_is() {
+    use std::os::unix::fs::FileTypeExt;
+
+    let db = TestDb::migrated();
+    let scratch = Scratch::new();
+    let input = scratch.file("customers.jsonl", one_good_one_bad());
+    // A FIFO stands for any device (`/dev/null`), which a test must not risk.
+    let fifo = scratch.path.join("rejects.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let link = scratch.path.join("stdout-like");
+    std::os::unix::fs::symlink(&fifo, &link).expect("a symlink");
+    for rejects in [&fifo, &link] {
+        let finished = billing(
+            &db.url,
+            &[
+                "import",
+                "customers",
+                path(&input),
+                "--rejects",
+                path(rejects),
+            ],
+            b"",
+        );
+        assert_eq!(finished.code, 2, "{}", finished.stderr);
+        assert!(
+            finished.stderr.contains("is not a file"),
+            "{}",
+            finished.stderr
+        );
+        let kind = std::fs::symlink_metadata(rejects)
+            .expect("still there")
+            .file_type();
+        assert!(
+            kind.is_fifo() || kind.is_symlink(),
+            "{rejects:?} left as it was"
+        );
+    }
+    assert!(
+        std::fs::metadata(&fifo)
+            .expect("the FIFO")
+            .file_type()
+            .is_fifo()
+    );
+    assert_eq!(
+        count(&mut db.connect(), "customers"),
+        0,
+        "nothing was written"
+    );
+}
+
+#[test]
 fn a_refused_command_leaves_the_last_runs_rejects_file_as_it_was() {
     let db = TestDb::migrated();
     let scratch = Scratch::new();

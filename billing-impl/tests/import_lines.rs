@@ -268,3 +268,50 @@ fn a_pipe_given_as_a_path_is_read_as_standard_input() {
     );
     assert!(!rejects.exists());
 }
+
+#[test]
+fn a_quote_left_open_to_the_end_of_a_csv_is_a_reject_not_a_swallowed_file() {
+    let db = TestDb::migrated();
+    let scratch = Scratch::new();
+    let file = scratch.file(
+        "customers.csv",
+        "idType,id,name\nCLIENT_CODE,4200,fine\nCLIENT_CODE,4201,\"unterminated\n\
+         CLIENT_CODE,4202,ok\nCLIENT_CODE,4203,ok\n",
+    );
+    let finished = import(&db.url, &["customers", path(&file)]);
+    assert_eq!(finished.code, 1, "{}", finished.stderr);
+    assert_eq!(
+        rejects_of(&scratch.path.join("customers.csv.rejects.jsonl")),
+        [(3, None)],
+        "the record whose quote opens"
+    );
+    assert_eq!(
+        count(&mut db.connect(), "customers"),
+        1,
+        "no customer holds the rest of the file"
+    );
+}
+
+#[test]
+fn a_summary_that_cannot_be_written_stops_the_run_instead_of_a_panic() {
+    let db = TestDb::migrated();
+    let scratch = Scratch::new();
+    let file = scratch.file(
+        "customers.jsonl",
+        "{\"idType\": \"CLIENT_CODE\", \"id\": 4300, \"name\": \"x\"}\n",
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_billing"))
+        .args(["import", "customers", path(&file)])
+        .env("DATABASE_URL", &db.url)
+        .stdout(std::fs::File::create("/dev/full").expect("/dev/full"))
+        .output()
+        .expect("billing runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        count(&mut db.connect(), "customers"),
+        1,
+        "the load itself went on"
+    );
+}

@@ -1,6 +1,6 @@
 //! `billing import`: load a billing system's records (`docs/import.md`).
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{io::Write, path::PathBuf, process::ExitCode};
 
 use crate::{
     config::DatabaseUrl,
@@ -70,14 +70,23 @@ impl Import {
             max_record_bytes: max_record_bytes as usize,
         };
         let mut rejected = false;
+        // A summary that cannot be written (a full disk behind standard output) is no
+        // panic: the load goes on, and the run ends as stopped, so that cron tells.
+        let mut unwritten = false;
         let loaded = importer::import(database.direct(), kind, &files, &options, |summary| {
             rejected |= summary.rejected > 0;
-            match serde_json::to_string(summary) {
-                Ok(line) => println!("{line}"),
-                Err(error) => log::error!("{error}"),
+            let written = serde_json::to_string(summary)
+                .map_err(|error| error.to_string())
+                .and_then(|line| {
+                    writeln!(std::io::stdout().lock(), "{line}").map_err(|error| error.to_string())
+                });
+            if let Err(error) = written {
+                log::error!("the summary could not be written to standard output: {error}");
+                unwritten = true;
             }
         });
         match loaded {
+            Ok(()) if unwritten => ExitCode::from(STOPPED),
             Ok(()) if rejected => ExitCode::from(SOME_REJECTED),
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {

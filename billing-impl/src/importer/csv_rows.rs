@@ -16,6 +16,9 @@ pub enum Row {
     Cells { line: u64 },
     /// A row on `line` longer than the maximum; `start` holds its first bytes.
     TooLong { line: u64, start: Vec<u8> },
+    /// A row on `line` whose quoted cell the end of the input closed, not a quote: the
+    /// rest of the file was read into that cell. `start` holds its first bytes.
+    Unclosed { line: u64, start: Vec<u8> },
 }
 
 /// The rows of a source.
@@ -74,10 +77,13 @@ impl CsvRows {
         let mut line = None;
         let mut bytes = 0;
         let mut too_long = false;
+        // Whether the row's bytes so far hold an odd number of quotes.
+        let mut quote_open = false;
         let mut discard: Option<(Vec<u8>, Vec<usize>)> = None;
         self.start.clear();
         loop {
             let input = self.reader.fill_buf()?;
+            let at_end = input.is_empty();
             let (result, read, wrote, ends) = if too_long {
                 let (cells, ends) =
                     discard.get_or_insert_with(|| (vec![0; DISCARD_BYTES], vec![0; DISCARD_CELLS]));
@@ -104,6 +110,7 @@ impl CsvRows {
                 },
             };
             self.newlines += newlines(part);
+            quote_open ^= part.iter().filter(|&&byte| byte == b'"').count() % 2 == 1;
             bytes += part.len();
             let room = SHOWN_BYTES.saturating_sub(self.start.len());
             self.start.extend_from_slice(&part[..part.len().min(room)]);
@@ -132,6 +139,13 @@ impl CsvRows {
                         let start = std::mem::take(&mut self.start);
                         self.start = Vec::with_capacity(SHOWN_BYTES);
                         return Ok(Some(Row::TooLong { line, start }));
+                    }
+                    // A row ended by the end of the input with a quote still open: csv_core
+                    // closes the cell there, having read every later line into it.
+                    if at_end && quote_open {
+                        let start = std::mem::take(&mut self.start);
+                        self.start = Vec::with_capacity(SHOWN_BYTES);
+                        return Ok(Some(Row::Unclosed { line, start }));
                     }
                     self.count = ended;
                     return Ok(Some(Row::Cells { line }));
@@ -174,7 +188,7 @@ mod tests {
                             .collect(),
                     ),
                 ),
-                Row::TooLong { line, .. } => (line, None),
+                Row::TooLong { line, .. } | Row::Unclosed { line, .. } => (line, None),
             });
         }
         found

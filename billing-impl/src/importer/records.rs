@@ -101,6 +101,10 @@ impl Records {
                         "{}: the header is longer than {max_bytes} bytes (--max-record-bytes)",
                         source.name
                     )),
+                    Ok(Some(Row::Unclosed { .. })) => Err(format!(
+                        "{}: a quote of the header is not closed before the end of the file",
+                        source.name
+                    )),
                     Ok(Some(Row::Cells { .. })) => {
                         let columns = header_columns(rows.cells(), columns)
                             .map_err(|problem| format!("{}: {problem}", source.name))?;
@@ -136,6 +140,16 @@ impl Records {
                     object: Err(Rejection::new(format!(
                         "the record is longer than {max_bytes} bytes (--max-record-bytes)"
                     ))),
+                })),
+                Ok(Some(Row::Unclosed { line, start })) => Some(Ok(Record {
+                    line,
+                    input: shown(&start),
+                    truncated: start.len() >= SHOWN_BYTES,
+                    object: Err(Rejection::new(
+                        "a quoted cell is not closed before the end of the file: every line \
+                         after its opening quote was read into it"
+                            .to_owned(),
+                    )),
                 })),
                 Err(error) => Some(Err(error)),
             },
@@ -340,7 +354,7 @@ mod tests {
                 prop_assert!(rows.held() <= 4 * MAX + 4096, "held {}", rows.held());
                 found.push(match row {
                     Row::Cells { line } => (line, Some(rows.cells().map(<[u8]>::to_vec).collect::<Vec<_>>())),
-                    Row::TooLong { line, start } => {
+                    Row::TooLong { line, start } | Row::Unclosed { line, start } => {
                         prop_assert!(start.len() <= SHOWN_BYTES);
                         (line, None)
                     }

@@ -38,9 +38,9 @@ impl Identity {
     }
 }
 
-/// Refuses `rejects` as the path of a rejects file when it is a folder, or any of
-/// `inputs` (itself, or a link to one, or another name of the same file), or when its
-/// folder is not one. Nothing is opened.
+/// Refuses `rejects` as the path of a rejects file when it is a folder, a device, pipe or
+/// socket (or a link to one), or any of `inputs` (itself, or a link to one, or another
+/// name of the same file), or when its folder is not one. Nothing is opened.
 pub fn check(rejects: &Path, inputs: &[(&Path, Identity)]) -> Result<(), String> {
     let shown = rejects.display();
     // The path itself (a link is not followed: it is what a rename replaces), then what it
@@ -51,6 +51,14 @@ pub fn check(rejects: &Path, inputs: &[(&Path, Identity)]) -> Result<(), String>
     {
         if metadata.is_dir() {
             return Err(format!("the rejects path {shown} is a folder"));
+        }
+        // A device, pipe or socket (`/dev/null`, or `/dev/stdout`'s link to one) would be
+        // replaced by a file of rejects, or removed: only files and links to files are.
+        if !metadata.is_file() && !metadata.is_symlink() {
+            return Err(format!(
+                "the rejects path {shown} is not a file (a device, pipe or socket): \
+                 name a file with --rejects"
+            ));
         }
         let identity = Identity::of(&metadata);
         if let Some((input, _)) = inputs.iter().find(|(_, input)| *input == identity) {
