@@ -25,14 +25,16 @@ use crate::{
     },
     error::ApiError,
     http::middleware::{ClientId, REQUEST_ID},
+    limits::enforce::Enforcer,
 };
 
 /// The server's state, shared by every worker: where reads and writes go, the token
-/// verifier, and the customers' keys the bill listings remember.
+/// verifier, the clients' limits, and the customers' keys the bill listings remember.
 #[derive(Clone)]
 pub struct BillingService {
     reads: Reads,
     tokens: TokenVerifier,
+    limits: Enforcer,
     customer_keys: CustomerKeys,
     /// The path every operation is served under, for the links between pages.
     base_path: String,
@@ -40,17 +42,19 @@ pub struct BillingService {
 
 impl BillingService {
     /// The service reading through `reads` (writes go to its primary), checking bearer
-    /// tokens with `tokens`, listing bills by the keys remembered in `customer_keys`,
+    /// tokens with `tokens`, holding clients to their limits with `limits`, listing bills by the keys remembered in `customer_keys`,
     /// serving its operations under `base_path`.
     pub fn new(
         reads: Reads,
         tokens: TokenVerifier,
+        limits: Enforcer,
         customer_keys: CustomerKeys,
         base_path: String,
     ) -> Self {
         Self {
             reads,
             tokens,
+            limits,
             customer_keys,
             base_path,
         }
@@ -141,6 +145,20 @@ impl Authentication for BillingService {
         request
             .extensions_mut()
             .insert(ClientId(client.client_id.clone()));
+        // Held to its limits once it is known who is calling, before anything is parsed;
+        // every answer then carries the RateLimit fields (`http::middleware`).
+        match self.limits.admit(&client.client_id, client.limits).await {
+            Ok(Some(fields)) => {
+                request.extensions_mut().insert(fields);
+            }
+            Ok(None) => {}
+            Err(refused) => {
+                if let ApiError::RateLimited { limit, .. } = &refused {
+                    request.extensions_mut().insert(*limit);
+                }
+                return Err(refused);
+            }
+        }
         let request_id = request
             .headers()
             .get(REQUEST_ID)

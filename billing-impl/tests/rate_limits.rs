@@ -1,0 +1,365 @@
+//! Each client's rate and quota, through the binary: two server instances on one
+//! database, the quota counted across both, the RateLimit fields parsed as structured
+//! fields, refusals that cost no SQL, limits changed live and a restart that keeps counts.
+
+use billing_test_support as common;
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
+
+use chrono::{Timelike, Utc};
+use common::{
+    TestDb,
+    process::{ServerProcess, billing, client, token},
+};
+use diesel::RunQueryDsl;
+use serde_json::Value;
+
+const BILLS: &str = "/v2/billing/customers/CLIENT_CODE/1001/bills";
+
+/// One policy's parameters in a RateLimit field, by policy name.
+type Policies = BTreeMap<String, BTreeMap<String, i64>>;
+
+/// The policies of a `RateLimit-Policy` or `RateLimit` field, parsed as a structured
+/// field list (RFC 9651) whose items are strings with integer parameters.
+fn policies(value: &str) -> Policies {
+    let list = sfv::Parser::new(value)
+        .parse::<sfv::List>()
+        .unwrap_or_else(|e| panic!("`{value}` is not a structured field list: {e}"));
+    list.into_iter()
+        .map(|entry| match entry {
+            sfv::ListEntry::Item(item) => {
+                let name = item
+                    .bare_item
+                    .as_string()
+                    .unwrap_or_else(|| panic!("a string policy name in `{value}`"))
+                    .as_str()
+                    .to_owned();
+                let params = item
+                    .params
+                    .iter()
+                    .map(|(key, bare)| {
+                        let number = bare
+                            .as_integer()
+                            .unwrap_or_else(|| panic!("an integer {key:?} in `{value}`"));
+                        (key.as_str().to_owned(), i64::from(number))
+                    })
+                    .collect();
+                (name, params)
+            }
+            sfv::ListEntry::InnerList(_) => panic!("no inner list in `{value}`"),
+        })
+        .collect()
+}
+
+/// An answer: its status, its RateLimit fields parsed, `Retry-After`, and its body.
+struct Answer {
+    status: u16,
+    policy: Option<Policies>,
+    limit: Option<Policies>,
+    retry_after: Option<u64>,
+    body: Value,
+}
+
+fn get(base: &str, token: &str) -> Answer {
+    let response = client()
+        .get(format!("{base}{BILLS}"))
+        .bearer_auth(token)
+        .send()
+        .expect("request");
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|value| value.to_str().expect("visible ASCII").to_owned())
+    };
+    let (policy, limit) = (header("ratelimit-policy"), header("ratelimit"));
+    let retry_after = header("retry-after").map(|v| v.parse().expect("Retry-After seconds"));
+    let status = response.status().as_u16();
+    let body = response.json().unwrap_or(Value::Null);
+    Answer {
+        status,
+        policy: policy.as_deref().map(policies),
+        limit: limit.as_deref().map(policies),
+        retry_after,
+        body,
+    }
+}
+
+/// A database with the demo data and a first-party client created by `billing clients
+/// create` with `limits`; its id and secret.
+fn client_with(db: &TestDb, limits: &[&str]) -> (String, String) {
+    assert_eq!(billing(&db.url, &["seed", "--demo"], b"").code, 0);
+    let mut args = vec!["clients", "create", "--name", "limited", "--all-customers"];
+    args.extend_from_slice(limits);
+    let created = billing(&db.url, &args, b"");
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let client = &created.json_lines()[0];
+    (
+        client["client_id"].as_str().expect("client_id").to_owned(),
+        client["client_secret"]
+            .as_str()
+            .expect("client_secret")
+            .to_owned(),
+    )
+}
+
+/// Waits, when the current minute has less than `needed` seconds left, for the next, so
+/// that a test of a per-minute quota runs within one window.
+fn within_one_minute(needed: u32) {
+    let second = Utc::now().second();
+    if 60 - second < needed {
+        std::thread::sleep(Duration::from_secs(u64::from(61 - second)));
+    }
+}
+
+fn assert_refusal(answer: &Answer, policy: &str) {
+    assert_eq!(answer.status, 429);
+    common::assert_error_body(&answer.body, 429);
+    assert_eq!(answer.body["error"]["code"], "rate_limited");
+    assert!(answer.retry_after.is_some_and(|s| s >= 1), "Retry-After");
+    let limit = answer.limit.as_ref().expect("RateLimit on a 429");
+    assert_eq!(limit[policy]["r"], 0, "r is 0 on a refusal");
+    assert!(
+        answer
+            .policy
+            .as_ref()
+            .is_some_and(|p| p.contains_key(policy)),
+        "RateLimit-Policy on a 429"
+    );
+}
+
+#[test]
+fn a_quota_holds_across_two_instances_and_counts_down() {
+    let db = TestDb::migrated();
+    let credentials = client_with(&db, &["--quota", "100/minute"]);
+    let servers = [
+        ServerProcess::start(&db.url, &[]),
+        ServerProcess::start(&db.url, &[]),
+    ];
+    let token = token(&servers[0], &credentials);
+    within_one_minute(40);
+    let mut served: i64 = 0;
+    let mut last_r = i64::MAX;
+    let mut refused = Vec::new();
+    for i in 0..150 {
+        let answer = get(&servers[i % 2].base, &token);
+        let policy = answer.policy.as_ref().expect("RateLimit-Policy");
+        assert_eq!(policy["minutely"]["q"], 100);
+        assert_eq!(policy["minutely"]["w"], 60);
+        let limit = answer.limit.as_ref().expect("RateLimit");
+        let t = limit["minutely"]["t"];
+        assert!((0..=60).contains(&t), "t within the window: {t}");
+        match answer.status {
+            200 => {
+                assert!(refused.is_empty(), "a success after a refusal");
+                served += 1;
+                let r = limit["minutely"]["r"];
+                assert!(r < last_r, "r counts down: {r} after {last_r}");
+                assert!(r <= 100 - served, "r is at most what is left: {r}");
+                last_r = r;
+            }
+            429 => refused.push(answer),
+            other => panic!("status {other}: {}", answer.body),
+        }
+    }
+    assert!((95..=100).contains(&served), "{served} served");
+    assert_eq!(i64::try_from(refused.len()).expect("count"), 150 - served);
+    for answer in &refused {
+        assert_refusal(answer, "minutely");
+        assert!(answer.retry_after.is_some_and(|s| s <= 60));
+    }
+    let counted: i64 = diesel::sql_query("SELECT used AS count FROM quota_counts")
+        .load::<common_count::Count>(&mut db.connect())
+        .expect("count")
+        .iter()
+        .map(|c| c.count)
+        .sum();
+    assert!(
+        counted <= 100,
+        "never more than the quota counted: {counted}"
+    );
+}
+
+mod common_count {
+    #[derive(diesel::QueryableByName)]
+    pub struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        pub count: i64,
+    }
+}
+
+#[test]
+fn a_rate_serves_its_burst_and_its_rate_then_refuses() {
+    let db = TestDb::migrated();
+    let credentials = client_with(&db, &["--rate", "20/s", "--quota", "none"]);
+    let server = ServerProcess::start(&db.url, &[]);
+    let token = token(&server, &credentials);
+    let started = Instant::now();
+    let answers: Vec<Answer> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    (0..15)
+                        .map(|_| get(&server.base, &token))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("worker"))
+            .collect()
+    });
+    let took = started.elapsed().as_secs_f64();
+    let served = answers.iter().filter(|a| a.status == 200).count();
+    // The burst at once, then 20 a second for as long as the burst lasted (with slack for
+    // the edges of the measurement), whatever the speed of the machine.
+    let most = 20.0 + 20.0 * took + 2.0;
+    assert!(served >= 20, "the burst is served: {served}");
+    assert!(
+        (served as f64) <= most,
+        "{served} served in {took:.2} s, at most {most:.0}"
+    );
+    let refusals: Vec<_> = answers.iter().filter(|a| a.status != 200).collect();
+    assert!(
+        !refusals.is_empty(),
+        "120 requests at once are not all served"
+    );
+    for answer in refusals {
+        assert_refusal(answer, "rate");
+    }
+    for answer in answers.iter().filter(|a| a.status == 200) {
+        let limit = answer.limit.as_ref().expect("RateLimit");
+        assert!((0..20).contains(&limit["rate"]["r"]));
+        assert_eq!(answer.policy.as_ref().expect("policy")["rate"]["q"], 20);
+    }
+}
+
+#[test]
+fn limits_changed_by_the_command_reach_both_instances_within_the_cache_time() {
+    let db = TestDb::migrated();
+    let credentials = client_with(&db, &[]);
+    let env = [("BILLING_TOKEN_CACHE_SECONDS", "1")];
+    let servers = [
+        ServerProcess::start(&db.url, &env),
+        ServerProcess::start(&db.url, &env),
+    ];
+    let token = token(&servers[0], &credentials);
+    for server in &servers {
+        let answer = get(&server.base, &token);
+        assert_eq!(answer.status, 200);
+        assert!(answer.limit.is_none(), "an unlimited client gets no fields");
+    }
+    let changed = billing(
+        &db.url,
+        &["clients", "limits", &credentials.0, "--quota", "3/hour"],
+        b"",
+    );
+    assert_eq!(changed.code, 0, "{}", changed.stderr);
+    assert_eq!(changed.json_lines()[0]["quota"], "3/hour");
+    let listed = billing(&db.url, &["clients", "list"], b"");
+    assert!(
+        listed.stdout.contains("\"quota\": \"3/hour\""),
+        "{}",
+        listed.stdout
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let statuses: Vec<u16> = (0..6)
+        .map(|i| {
+            let answer = get(&servers[i % 2].base, &token);
+            assert_eq!(
+                answer.policy.as_ref().expect("policy")["hourly"]["q"],
+                3,
+                "instance {}",
+                i % 2
+            );
+            answer.status
+        })
+        .collect();
+    assert_eq!(statuses, [200, 200, 200, 429, 429, 429]);
+
+    // `none` lifts it, whatever the default; unknown values are refused clearly.
+    let lifted = billing(
+        &db.url,
+        &["clients", "limits", &credentials.0, "--quota", "none"],
+        b"",
+    );
+    assert_eq!(lifted.code, 0, "{}", lifted.stderr);
+    std::thread::sleep(Duration::from_millis(1500));
+    for server in &servers {
+        assert_eq!(get(&server.base, &token).status, 200);
+    }
+    let bad = billing(
+        &db.url,
+        &["clients", "limits", &credentials.0, "--quota", "3/week"],
+        b"",
+    );
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("minute, hour, day or month"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn a_restart_keeps_the_quotas_count() {
+    let db = TestDb::migrated();
+    let credentials = client_with(&db, &["--quota", "10/minute"]);
+    within_one_minute(30);
+    let first = ServerProcess::start(&db.url, &[]);
+    let token = token(&first, &credentials);
+    for _ in 0..6 {
+        assert_eq!(get(&first.base, &token).status, 200);
+    }
+    drop(first);
+    let second = ServerProcess::start(&db.url, &[]);
+    let statuses: Vec<u16> = (0..6).map(|_| get(&second.base, &token).status).collect();
+    assert_eq!(statuses, [200, 200, 200, 200, 429, 429]);
+}
+
+#[derive(diesel::QueryableByName)]
+struct Commits {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    commits: i64,
+}
+
+/// Transactions committed in `db` so far, once every backend's pending statistics are
+/// flushed (an idle backend flushes them within 10 s).
+fn commits(db: &TestDb) -> i64 {
+    std::thread::sleep(Duration::from_millis(11_500));
+    diesel::sql_query(
+        "SELECT xact_commit AS commits FROM pg_stat_database WHERE datname = current_database()",
+    )
+    .get_result::<Commits>(&mut db.connect())
+    .expect("statistics")
+    .commits
+}
+
+#[test]
+fn a_flood_of_refusals_runs_no_statement() {
+    let db = TestDb::migrated();
+    let credentials = client_with(&db, &["--quota", "2/hour", "--rate", "none"]);
+    // The token stays cached, and the key ring is not read again, while the flood lasts.
+    let server = ServerProcess::start(&db.url, &[("BILLING_TOKEN_CACHE_SECONDS", "600")]);
+    let token = token(&server, &credentials);
+    if Utc::now().minute() == 59 {
+        std::thread::sleep(Duration::from_secs(61));
+    }
+    let statuses: Vec<u16> = (0..3).map(|_| get(&server.base, &token).status).collect();
+    assert_eq!(statuses, [200, 200, 429]);
+    let before = commits(&db);
+    for _ in 0..300 {
+        assert_eq!(get(&server.base, &token).status, 429);
+    }
+    let after = commits(&db);
+    // The reads of the statistics themselves commit a few; 300 refusals with SQL would
+    // commit 300 or more.
+    assert!(
+        after - before < 10,
+        "{} transactions during 300 refusals",
+        after - before
+    );
+}
