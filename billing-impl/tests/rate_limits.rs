@@ -13,7 +13,7 @@ use common::{
     TestDb,
     process::{ServerProcess, billing, client, token},
 };
-use diesel::RunQueryDsl;
+use diesel::{Connection as _, RunQueryDsl};
 use serde_json::Value;
 
 const BILLS: &str = "/v2/billing/customers/CLIENT_CODE/1001/bills";
@@ -361,5 +361,105 @@ fn a_flood_of_refusals_runs_no_statement() {
         after - before < 10,
         "{} transactions during 300 refusals",
         after - before
+    );
+}
+
+/// Reads the replica has served for the instance whose admin listener is `admin`.
+fn replica_reads(admin: &str) -> f64 {
+    let text = client()
+        .get(format!("{admin}/metrics"))
+        .send()
+        .expect("scrape")
+        .text()
+        .expect("text");
+    text.lines()
+        .find(|line| line.starts_with("billing_db_reads_total") && line.contains("\"replica\""))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn with_the_primary_stopped_the_quota_fails_open_within_its_allowance_and_is_charged_after() {
+    use common::process::{Cluster, free_port};
+    let primary = Cluster::start();
+    let credentials = primary.with_demo_data("fail-open");
+    // 200 an hour: an allowance of 10 on the instance's own count while the primary is away.
+    let limited = billing(
+        &primary.url(),
+        &["clients", "limits", &credentials.0, "--quota", "200/hour"],
+        b"",
+    );
+    assert_eq!(limited.code, 0, "{}", limited.stderr);
+    let replica = Cluster::replica_of(&primary);
+    if Utc::now().minute() == 59 {
+        std::thread::sleep(Duration::from_secs(61));
+    }
+    let admin = format!("127.0.0.1:{}", free_port());
+    let replica_url = replica.url();
+    let server = ServerProcess::start(
+        &primary.url(),
+        &[
+            ("BILLING_REPLICA_URLS", replica_url.as_str()),
+            ("BILLING_REPLICA_MAX_LAG_MS", "500"),
+            ("BILLING_ADMIN_LISTEN", admin.as_str()),
+            ("BILLING_DB_POOL_TIMEOUT_MS", "1000"),
+            ("BILLING_TOKEN_CACHE_SECONDS", "600"),
+        ],
+    );
+    server.wait_until(Duration::from_secs(20), "/ready", 200);
+    let admin = format!("http://{admin}");
+    let token = token(&server, &credentials);
+    let started = Instant::now();
+    let mut served_before = 0;
+    while replica_reads(&admin) == 0.0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the replica was never used"
+        );
+        assert_eq!(get(&server.base, &token).status, 200);
+        served_before += 1;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    primary.stop();
+    let outage: Vec<Answer> = (0..30).map(|_| get(&server.base, &token)).collect();
+    let served_in_outage = outage.iter().filter(|a| a.status == 200).count();
+    // What was left of the last block, then the allowance of 10; the rest 503, never 429.
+    assert!(
+        (10..=13).contains(&served_in_outage),
+        "{served_in_outage} served with the primary stopped"
+    );
+    let statuses: Vec<u16> = outage.iter().map(|a| a.status).collect();
+    let first_refusal = statuses.iter().position(|s| *s != 200).expect("a refusal");
+    assert!(
+        statuses[first_refusal..].iter().all(|s| *s == 503),
+        "served, then 503 once the allowance is spent: {statuses:?}"
+    );
+    for answer in outage.iter().filter(|a| a.status == 503) {
+        common::assert_error_body(&answer.body, 503);
+        assert!(answer.retry_after.is_some(), "Retry-After on a 503");
+    }
+
+    primary.restart();
+    let back = Instant::now();
+    let mut status = 0;
+    while status != 200 && back.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(200));
+        status = get(&server.base, &token).status;
+    }
+    assert_eq!(status, 200, "the quota is counted on the primary again");
+    let used: i64 = diesel::sql_query("SELECT used AS count FROM quota_counts")
+        .load::<common_count::Count>(
+            &mut diesel::PgConnection::establish(&primary.url()).expect("connect"),
+        )
+        .expect("count")
+        .iter()
+        .map(|c| c.count)
+        .sum();
+    let served = i64::try_from(served_before + served_in_outage + 1).expect("count");
+    assert!(
+        used >= served,
+        "what was served in the outage is charged: {used} counted, {served} served"
     );
 }

@@ -25,7 +25,7 @@ use crate::{
     },
     error::ApiError,
     http::middleware::{ClientId, REQUEST_ID},
-    limits::enforce::Enforcer,
+    limits::enforce::{Enforcer, Fields},
 };
 
 /// The server's state, shared by every worker: where reads and writes go, the token
@@ -95,9 +95,23 @@ impl BillingService {
 pub struct Authenticated {
     pub client: Arc<Caller>,
     pub request_id: String,
+    /// The RateLimit fields of its answers; `None` for a client without limits.
+    pub fields: Option<Fields>,
 }
 
 impl Authenticated {
+    /// The `RateLimit` field of its answers.
+    fn rate_limit(&self) -> Option<String> {
+        let fields = self.fields.as_ref()?;
+        fields.limit.to_str().ok().map(str::to_owned)
+    }
+
+    /// The `RateLimit-Policy` field of its answers.
+    fn rate_limit_policy(&self) -> Option<String> {
+        let fields = self.fields.as_ref()?;
+        fields.policy.to_str().ok().map(str::to_owned)
+    }
+
     /// The customer named by `id_type` and `id` when the caller serves it; else the very
     /// refusal an unknown customer gets, so that no answer tells that it exists.
     fn customer(&self, id_type: String, id: i64) -> Result<CustomerRef, ApiError> {
@@ -147,25 +161,32 @@ impl Authentication for BillingService {
             .insert(ClientId(client.client_id.clone()));
         // Held to its limits once it is known who is calling, before anything is parsed;
         // every answer then carries the RateLimit fields (`http::middleware`).
-        match self.limits.admit(&client.client_id, client.limits).await {
-            Ok(Some(fields)) => {
-                request.extensions_mut().insert(fields);
+        let fields = match self.limits.admit(&client.client_id, client.limits).await {
+            Ok(fields) => {
+                // For the error answers, which the handlers do not write.
+                if let Some(fields) = &fields {
+                    request.extensions_mut().insert(fields.clone());
+                }
+                fields
             }
-            Ok(None) => {}
             Err(refused) => {
                 if let ApiError::RateLimited { limit, .. } = &refused {
                     request.extensions_mut().insert(*limit);
                 }
                 return Err(refused);
             }
-        }
+        };
         let request_id = request
             .headers()
             .get(REQUEST_ID)
             .and_then(|id| id.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        Ok(Arc::new(Authenticated { client, request_id }))
+        Ok(Arc::new(Authenticated {
+            client,
+            request_id,
+            fields,
+        }))
     }
 
     fn has_scope(caller: &Arc<Authenticated>, scope: &str) -> bool {
