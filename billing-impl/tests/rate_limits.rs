@@ -342,8 +342,23 @@ fn commits(db: &TestDb) -> i64 {
 fn a_flood_of_refusals_runs_no_statement() {
     let db = TestDb::migrated();
     let credentials = client_with(&db, &["--quota", "2/hour", "--rate", "none"]);
+    let admin = format!("127.0.0.1:{}", common::process::free_port());
+    let log_path = std::env::temp_dir().join(format!(
+        "billing-limits-{}.jsonl",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let log = std::fs::File::create(&log_path).expect("log file");
     // The token stays cached, and the key ring is not read again, while the flood lasts.
-    let server = ServerProcess::start(&db.url, &[("BILLING_TOKEN_CACHE_SECONDS", "600")]);
+    let server = ServerProcess::start_logging(
+        &db.url,
+        &[
+            ("BILLING_TOKEN_CACHE_SECONDS", "600"),
+            ("BILLING_ADMIN_LISTEN", admin.as_str()),
+            ("BILLING_LOG_FORMAT", "json"),
+            ("RUST_LOG", "access=info"),
+        ],
+        std::process::Stdio::from(log),
+    );
     let token = token(&server, &credentials);
     if Utc::now().minute() == 59 {
         std::thread::sleep(Duration::from_secs(61));
@@ -361,6 +376,45 @@ fn a_flood_of_refusals_runs_no_statement() {
         after - before < 10,
         "{} transactions during 300 refusals",
         after - before
+    );
+
+    // Operators see each refusal: counted by client and limit, and named in the access log.
+    let metrics = client()
+        .get(format!("http://{admin}/metrics"))
+        .send()
+        .expect("scrape")
+        .text()
+        .expect("text");
+    let refused: f64 = metrics
+        .lines()
+        .find(|line| {
+            line.starts_with("billing_rate_limited_total")
+                && line.contains(&credentials.0)
+                && line.contains("limit=\"quota\"")
+        })
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("the client's refusals are counted: {metrics}"));
+    assert_eq!(refused, 301.0);
+    drop(server);
+    let text = std::fs::read_to_string(&log_path).expect("log");
+    let _ = std::fs::remove_file(&log_path);
+    let lines: Vec<Value> = text
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .filter(|line: &Value| line["target"] == "access")
+        .collect();
+    let named = lines
+        .iter()
+        .filter(|line| line["status"] == 429 && line["refused_by"] == "quota")
+        .count();
+    assert_eq!(named, 301, "every refusal's access line names the quota");
+    assert!(
+        lines
+            .iter()
+            .filter(|line| line["status"] == 200)
+            .all(|line| line["refused_by"] == "-"),
+        "a served request names no limit"
     );
 }
 

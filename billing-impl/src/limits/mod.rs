@@ -8,7 +8,7 @@ pub mod rate;
 
 use std::{fmt, str::FromStr};
 
-use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc};
 use serde::Serialize;
 
 /// Requests smoothed to `per_second` a second, with bursts of up to `burst`.
@@ -98,8 +98,6 @@ impl Unit {
         }
     }
 }
-
-use chrono::Timelike;
 
 impl FromStr for Unit {
     type Err = String;
