@@ -302,6 +302,52 @@ fn limits_changed_by_the_command_reach_both_instances_within_the_cache_time() {
         "{}",
         bad.stderr
     );
+    let nobody = billing(
+        &db.url,
+        &["clients", "limits", "nobody", "--rate", "5/s"],
+        b"",
+    );
+    assert_eq!(nobody.code, 1, "{}", nobody.stderr);
+    assert!(
+        nobody.stderr.contains("no client `nobody`"),
+        "{}",
+        nobody.stderr
+    );
+    let burst_alone = billing(
+        &db.url,
+        &[
+            "clients",
+            "limits",
+            &credentials.0,
+            "--rate",
+            "none",
+            "--burst",
+            "5",
+        ],
+        b"",
+    );
+    assert_eq!(burst_alone.code, 1, "{}", burst_alone.stderr);
+    assert!(
+        burst_alone.stderr.contains("--burst needs a rate"),
+        "{}",
+        burst_alone.stderr
+    );
+    let with_burst = billing(
+        &db.url,
+        &[
+            "clients",
+            "limits",
+            &credentials.0,
+            "--rate",
+            "5/s",
+            "--burst",
+            "9",
+        ],
+        b"",
+    );
+    assert_eq!(with_burst.code, 0, "{}", with_burst.stderr);
+    assert_eq!(with_burst.json_lines()[0]["rate"], "5/s burst 9");
+    assert_eq!(with_burst.json_lines()[0]["quota"], "none");
 }
 
 #[test]

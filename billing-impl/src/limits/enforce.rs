@@ -192,3 +192,44 @@ fn fields(entries: &[Entry]) -> Option<Fields> {
         limit: HeaderValue::from_str(&limit).ok()?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fields_are_structured_field_lists_of_named_policies() {
+        let fields = fields(&[
+            Entry {
+                name: "daily",
+                quota: 1000,
+                window: 86_400,
+                remaining: 50,
+                reset: 30,
+            },
+            Entry {
+                name: "rate",
+                quota: 20,
+                window: 1,
+                remaining: 0,
+                reset: 1,
+            },
+        ])
+        .expect("fields");
+        assert_eq!(
+            fields.policy.to_str().ok(),
+            Some(r#""daily";q=1000;w=86400, "rate";q=20;w=1"#)
+        );
+        for value in [&fields.policy, &fields.limit] {
+            let list = sfv::Parser::new(value.as_bytes())
+                .parse::<sfv::List>()
+                .expect("a structured field list");
+            assert_eq!(list.len(), 2);
+        }
+        assert_eq!(
+            fields.limit.to_str().ok(),
+            Some(r#""daily";r=50;t=30, "rate";r=0;t=1"#)
+        );
+        assert!(super::fields(&[]).is_none(), "no fields without a policy");
+    }
+}
