@@ -27,9 +27,9 @@ pub struct Clients {
 
 #[derive(Debug, clap::Subcommand)]
 enum Action {
-    /// Register a client; prints {"client_id", "client_secret", "scopes", "customers"}: the
-    /// only time the secret is shown. Say which customers it serves: --customers for a
-    /// partner, --all-customers for a first-party client.
+    /// Register a client; prints {"client_id", "client_secret", "scopes", "customers",
+    /// "rate", "quota"}: the only time the secret is shown. Say which customers it serves:
+    /// --customers for a partner, --all-customers for a first-party client.
     Create {
         /// A name for the client, shown as `application_name` in token answers.
         #[arg(long)]
