@@ -178,6 +178,37 @@ pub struct AuthConfig {
     pub auth_lockout_seconds: u64,
 }
 
+/// The limits of clients that have none of their own (`billing clients limits`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct LimitsConfig {
+    /// The rate of a client without one of its own, `N/s` (on each instance); unset, no
+    /// rate.
+    #[arg(long, env = "BILLING_DEFAULT_RATE")]
+    pub default_rate: Option<crate::limits::Rate>,
+
+    /// The burst of that default rate; one second's worth by default.
+    #[arg(long, env = "BILLING_DEFAULT_BURST", value_parser = clap::value_parser!(u32).range(1..))]
+    pub default_burst: Option<u32>,
+
+    /// The quota of a client without one of its own, `N/minute`, `N/hour`, `N/day` or
+    /// `N/month` (UTC calendar windows, counted across instances); unset, no quota.
+    #[arg(long, env = "BILLING_DEFAULT_QUOTA")]
+    pub default_quota: Option<crate::limits::Quota>,
+}
+
+impl LimitsConfig {
+    /// The defaults as the token verifier applies them.
+    pub fn defaults(&self) -> crate::limits::Defaults {
+        crate::limits::Defaults {
+            rate: self.default_rate.map(|rate| crate::limits::Rate {
+                burst: self.default_burst.unwrap_or(rate.burst),
+                ..rate
+            }),
+            quota: self.default_quota,
+        }
+    }
+}
+
 /// The HTTP server.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServerConfig {
@@ -304,6 +335,8 @@ pub struct ServeConfig {
     pub database: DatabaseConfig,
     #[command(flatten)]
     pub auth: AuthConfig,
+    #[command(flatten)]
+    pub limits: LimitsConfig,
 }
 
 #[cfg(test)]

@@ -9,7 +9,16 @@ use actix_web::{
 use billing_api::models::{ErrorBody, ErrorDetail};
 use contract_runtime::ContractError;
 
-use crate::db::{DbError, WorkError};
+use crate::{
+    db::{DbError, WorkError},
+    limits::enforce::{Fields, Limit},
+};
+
+/// The `RateLimit-Policy` field (draft-ietf-httpapi-ratelimit-headers-11).
+pub const RATELIMIT_POLICY: header::HeaderName =
+    header::HeaderName::from_static("ratelimit-policy");
+/// The `RateLimit` field (draft-ietf-httpapi-ratelimit-headers-11).
+pub const RATELIMIT: header::HeaderName = header::HeaderName::from_static("ratelimit");
 
 /// Seconds a client is told to wait when the database is unavailable.
 pub const RETRY_AFTER_SECONDS: u64 = 2;
@@ -41,6 +50,7 @@ pub enum ErrorCode {
     UriTooLong,
     UnsupportedMediaType,
     HeadersTooLarge,
+    RateLimited,
     Unavailable,
     InternalError,
 }
@@ -62,6 +72,7 @@ impl ErrorCode {
             ErrorCode::UriTooLong => "uri_too_long",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::HeadersTooLarge => "headers_too_large",
+            ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::InternalError => "internal_error",
         }
@@ -110,6 +121,14 @@ pub enum ApiError {
     /// rewritten as an `errorBody` of the same status.
     #[error("refused by the HTTP layer: {0}")]
     Http(StatusCode),
+    /// The client is over its rate or its quota: retry after `retry_after` seconds.
+    #[error("over its {} limit", limit.as_str())]
+    RateLimited {
+        limit: Limit,
+        retry_after: u64,
+        /// The RateLimit fields of the refusal.
+        fields: Option<Fields>,
+    },
     /// The database failed, or a statement did.
     #[error("{0}")]
     Database(DbError),
@@ -223,6 +242,14 @@ impl ApiError {
                 let reason = status.canonical_reason().unwrap_or("Error");
                 (*status, code, reason.to_owned())
             }
+            ApiError::RateLimited { limit, .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(Code::RateLimited),
+                match limit {
+                    Limit::Rate => "too many requests a second for this client; retry after the seconds in Retry-After".to_owned(),
+                    Limit::Quota => "this client's quota for the window is spent; retry after the seconds in Retry-After, when the next window starts".to_owned(),
+                },
+            ),
             ApiError::Database(failure) if failure.is_unavailable() => unavailable(),
             ApiError::Database(_) => internal(),
         }
@@ -275,6 +302,18 @@ impl ResponseError for ApiError {
         }
         if let ApiError::Contract(ContractError::MethodNotAllowed { allow }) = self {
             headers.insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        }
+        if let ApiError::RateLimited {
+            retry_after,
+            fields,
+            ..
+        } = self
+        {
+            headers.insert(header::RETRY_AFTER, header::HeaderValue::from(*retry_after));
+            if let Some(fields) = fields {
+                headers.insert(RATELIMIT_POLICY, fields.policy.clone());
+                headers.insert(RATELIMIT, fields.limit.clone());
+            }
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(

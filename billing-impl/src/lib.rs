@@ -17,6 +17,7 @@ pub mod docs;
 pub mod error;
 pub mod http;
 pub mod importer;
+pub mod limits;
 pub mod logging;
 pub mod metrics;
 pub mod seed;

@@ -32,6 +32,7 @@ struct Registered {
     grants: IntCounter,
     grant_refusals: IntCounterVec,
     throttled: IntCounter,
+    rate_limited: IntCounterVec,
 }
 
 /// The server's metrics; cheap to clone. `Metrics::off()` records nothing.
@@ -170,6 +171,12 @@ impl Metrics {
                 "token_throttled_total",
                 "Token requests refused 429 for failed client authentications",
             )?,
+            rate_limited: counters(
+                &registry,
+                "rate_limited_total",
+                "Requests refused 429, by client and by the limit that refused them (rate or quota)",
+                &["client", "limit"],
+            )?,
             registry,
         };
         Ok(Self(Some(Arc::new(registered))))
@@ -243,6 +250,13 @@ impl Metrics {
         m.grant_refusals.with_label_values(&[error]).inc();
         if throttled {
             m.throttled.inc();
+        }
+    }
+
+    /// Counts a request refused 429 by `client`'s `limit` (`rate` or `quota`).
+    pub fn rate_limited(&self, client: &str, limit: &str) {
+        if let Some(m) = &self.0 {
+            m.rate_limited.with_label_values(&[client, limit]).inc();
         }
     }
 

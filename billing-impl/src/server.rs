@@ -30,6 +30,7 @@ use crate::{
         compression,
         middleware::{self, Observer, RequestLimits},
     },
+    limits::enforce::Enforcer,
     metrics::Metrics,
 };
 
@@ -84,11 +85,14 @@ pub fn start(config: &ServeConfig, database: Database) -> io::Result<Running> {
         keys.clone(),
         Duration::from_secs(config.auth.token_cache_seconds),
         config.server.realm.clone(),
+        config.limits.defaults(),
         metrics.clone(),
     );
+    let enforcer = Enforcer::new(database.clone(), metrics.clone());
     let service = web::Data::new(BillingService::new(
         reads,
         tokens,
+        enforcer,
         CustomerKeys::new(config.database.customer_key_cache_size),
         config.server.base_path.clone(),
     ));
@@ -131,6 +135,7 @@ pub fn start(config: &ServeConfig, database: Database) -> io::Result<Running> {
             .wrap(Condition::new(compress, from_fn(compression::compress)))
             .wrap(middleware::json_errors())
             .wrap(from_fn(middleware::request_limits))
+            .wrap(from_fn(middleware::rate_limit_fields))
             .wrap(from_fn(middleware::request_id))
             .wrap(from_fn(middleware::observe))
             .app_data(observer.clone())

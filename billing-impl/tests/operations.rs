@@ -154,6 +154,8 @@ fn json_log_lines_parse_and_hold_no_secret_or_token() {
         "logged",
         &["read".into()],
         &billing_impl::auth::clients::CustomerGrant::All,
+        billing_impl::limits::Setting::Default,
+        billing_impl::limits::Setting::Default,
     )
     .expect("client");
     let log_path = std::env::temp_dir().join(format!(

@@ -113,6 +113,8 @@ impl Billing for FakeApi {
         assert_eq!((query.page_init, query.quantity), (0, 20));
         let (cache_control, e_tag, link, x_total_count) = page_headers();
         Ok(FindCustomerBillsByClientCodeResponse::Ok {
+            rate_limit: None,
+            rate_limit_policy: None,
             body: empty_bills(),
             cache_control,
             e_tag,
@@ -133,6 +135,8 @@ impl BillingGroup for FakeApi {
         self.called("findCustomerBillsByClientCodeAndBillingGroup");
         let (cache_control, e_tag, link, x_total_count) = page_headers();
         Ok(FindCustomerBillsByClientCodeAndBillingGroupResponse::Ok {
+            rate_limit: None,
+            rate_limit_policy: None,
             body: empty_bills(),
             cache_control,
             e_tag,
@@ -150,6 +154,8 @@ impl BillingGroup for FakeApi {
         self.called("listBillingGroups");
         let (cache_control, e_tag, ..) = page_headers();
         Ok(ListBillingGroupsResponse::Ok {
+            rate_limit: None,
+            rate_limit_policy: None,
             body: models::BillingGroupCollection {
                 billing_group: vec![],
             },
@@ -167,6 +173,8 @@ impl BillingGroup for FakeApi {
     ) -> Result<CreateBillingGroupResponse, ApiError> {
         self.called("CreateBillingGroup");
         Ok(CreateBillingGroupResponse::Ok {
+            rate_limit: None,
+            rate_limit_policy: None,
             body: group(body.group_id, body.address),
             idempotent_replayed: None,
         })
@@ -181,6 +189,8 @@ impl BillingGroup for FakeApi {
     ) -> Result<UpdateBillingGroupResponse, ApiError> {
         self.called("UpdateBillingGroup");
         Ok(UpdateBillingGroupResponse::Ok {
+            rate_limit: None,
+            rate_limit_policy: None,
             body: group(Some(body.group_id), body.address),
             idempotent_replayed: None,
         })
@@ -194,6 +204,8 @@ impl BillingGroup for FakeApi {
     ) -> Result<DeleteBillingGroupResponse, ApiError> {
         self.called("DeleteBillingGroup");
         Ok(DeleteBillingGroupResponse::Ok {
+            rate_limit: None,
+            rate_limit_policy: None,
             body: group(Some(path.group_id), "gone".into()),
             idempotent_replayed: None,
         })
@@ -208,6 +220,8 @@ impl BillingGroup for FakeApi {
     ) -> Result<DeleteBillingGroupByQueryResponse, ApiError> {
         self.called("DeleteBillingGroupByQuery");
         Ok(DeleteBillingGroupByQueryResponse::Ok {
+            rate_limit: None,
+            rate_limit_policy: None,
             body: group(Some(query.group_id), "gone".into()),
             idempotent_replayed: Some("true".to_owned()),
         })

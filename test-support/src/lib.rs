@@ -258,9 +258,15 @@ impl TestApp {
     /// Registers a client with `scopes` that serves `customers`; returns its id and secret.
     pub fn client_serving(&self, scopes: &[&str], customers: CustomerGrant) -> (String, String) {
         let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
-        let client =
-            auth::clients::create(&mut self.db.connect(), "test client", &scopes, &customers)
-                .expect("client");
+        let client = auth::clients::create(
+            &mut self.db.connect(),
+            "test client",
+            &scopes,
+            &customers,
+            billing_impl::limits::Setting::Default,
+            billing_impl::limits::Setting::Default,
+        )
+        .expect("client");
         (client.client_id, client.client_secret)
     }
 

@@ -157,6 +157,8 @@ impl Cluster {
             name,
             &["read".into(), "write".into()],
             &billing_impl::auth::clients::CustomerGrant::All,
+            billing_impl::limits::Setting::Default,
+            billing_impl::limits::Setting::Default,
         )
         .expect("client");
         (client.client_id, client.client_secret)

@@ -31,6 +31,8 @@ impl Billing for BillingService {
                 body: BillsPage { bills, link, total },
                 etag,
             } => FindCustomerBillsByClientCodeResponse::Ok {
+                rate_limit: caller.rate_limit(),
+                rate_limit_policy: caller.rate_limit_policy(),
                 body: bills,
                 cache_control: CACHE_CONTROL.to_owned(),
                 e_tag: etag,
@@ -38,6 +40,8 @@ impl Billing for BillingService {
                 link,
             },
             Answer::NotModified { etag } => FindCustomerBillsByClientCodeResponse::NotModified {
+                rate_limit: caller.rate_limit(),
+                rate_limit_policy: caller.rate_limit_policy(),
                 cache_control: CACHE_CONTROL.to_owned(),
                 e_tag: etag,
             },

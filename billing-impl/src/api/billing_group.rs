@@ -100,6 +100,8 @@ impl BillingGroup for BillingService {
                 body: BillsPage { bills, link, total },
                 etag,
             } => FindCustomerBillsByClientCodeAndBillingGroupResponse::Ok {
+                rate_limit: caller.rate_limit(),
+                rate_limit_policy: caller.rate_limit_policy(),
                 body: bills,
                 cache_control: CACHE_CONTROL.to_owned(),
                 e_tag: etag,
@@ -108,6 +110,8 @@ impl BillingGroup for BillingService {
             },
             Answer::NotModified { etag } => {
                 FindCustomerBillsByClientCodeAndBillingGroupResponse::NotModified {
+                    rate_limit: caller.rate_limit(),
+                    rate_limit_policy: caller.rate_limit_policy(),
                     cache_control: CACHE_CONTROL.to_owned(),
                     e_tag: etag,
                 }
@@ -149,6 +153,8 @@ impl BillingGroup for BillingService {
         let cache_control = CACHE_CONTROL.to_owned();
         Ok(match answer {
             Answer::Full { body: groups, etag } => ListBillingGroupsResponse::Ok {
+                rate_limit: caller.rate_limit(),
+                rate_limit_policy: caller.rate_limit_policy(),
                 body: models::BillingGroupCollection {
                     billing_group: groups.into_iter().map(group_model).collect(),
                 },
@@ -156,6 +162,8 @@ impl BillingGroup for BillingService {
                 e_tag: etag,
             },
             Answer::NotModified { etag } => ListBillingGroupsResponse::NotModified {
+                rate_limit: caller.rate_limit(),
+                rate_limit_policy: caller.rate_limit_policy(),
                 cache_control,
                 e_tag: etag,
             },
@@ -174,6 +182,8 @@ impl BillingGroup for BillingService {
         let digest = request_digest("CreateBillingGroup", &(&id_type, id, &body))?;
         let models::BillingGroupRequest { address, group_id } = body;
         let customer = caller.customer(id_type, id)?;
+        // Taken before `caller` moves into the work.
+        let (rate_limit, rate_limit_policy) = (caller.rate_limit(), caller.rate_limit_policy());
         let group = db::billing_groups::BillingGroup {
             // A uuid's 32 hex digits match the spec's groupId pattern.
             group_id: group_id.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()),
@@ -196,6 +206,8 @@ impl BillingGroup for BillingService {
             })
             .await?;
         Ok(CreateBillingGroupResponse::Ok {
+            rate_limit,
+            rate_limit_policy,
             idempotent_replayed: created.replayed_header(),
             body: created.answer,
         })
@@ -213,6 +225,8 @@ impl BillingGroup for BillingService {
         let digest = request_digest("UpdateBillingGroup", &(&id_type, id, &body))?;
         let models::BillingGroupUpdate { address, group_id } = body;
         let customer = caller.customer(id_type, id)?;
+        // Taken before `caller` moves into the work.
+        let (rate_limit, rate_limit_policy) = (caller.rate_limit(), caller.rate_limit_policy());
         let group = db::billing_groups::BillingGroup { group_id, address };
         let writer = caller.clone();
         let updated = self
@@ -234,6 +248,8 @@ impl BillingGroup for BillingService {
             })
             .await?;
         Ok(UpdateBillingGroupResponse::Ok {
+            rate_limit,
+            rate_limit_policy,
             idempotent_replayed: updated.replayed_header(),
             body: updated.answer,
         })
@@ -252,6 +268,8 @@ impl BillingGroup for BillingService {
         } = path_params;
         let models::DeleteBillingGroupHeaderParams { idempotency_key } = header_params;
         let customer = caller.customer(id_type, id)?;
+        // Taken before `caller` moves into the work.
+        let (rate_limit, rate_limit_policy) = (caller.rate_limit(), caller.rate_limit_policy());
         let deleted = self
             .delete_group(
                 caller,
@@ -262,6 +280,8 @@ impl BillingGroup for BillingService {
             )
             .await?;
         Ok(DeleteBillingGroupResponse::Ok {
+            rate_limit,
+            rate_limit_policy,
             idempotent_replayed: deleted.replayed_header(),
             body: deleted.answer,
         })
@@ -278,6 +298,8 @@ impl BillingGroup for BillingService {
         let models::DeleteBillingGroupByQueryQueryParams { group_id } = query_params;
         let models::DeleteBillingGroupByQueryHeaderParams { idempotency_key } = header_params;
         let customer = caller.customer(id_type, id)?;
+        // Taken before `caller` moves into the work.
+        let (rate_limit, rate_limit_policy) = (caller.rate_limit(), caller.rate_limit_policy());
         let deleted = self
             .delete_group(
                 caller,
@@ -288,6 +310,8 @@ impl BillingGroup for BillingService {
             )
             .await?;
         Ok(DeleteBillingGroupByQueryResponse::Ok {
+            rate_limit,
+            rate_limit_policy,
             idempotent_replayed: deleted.replayed_header(),
             body: deleted.answer,
         })

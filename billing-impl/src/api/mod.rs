@@ -25,14 +25,16 @@ use crate::{
     },
     error::ApiError,
     http::middleware::{ClientId, REQUEST_ID},
+    limits::enforce::{Enforcer, Fields},
 };
 
 /// The server's state, shared by every worker: where reads and writes go, the token
-/// verifier, and the customers' keys the bill listings remember.
+/// verifier, the clients' limits, and the customers' keys the bill listings remember.
 #[derive(Clone)]
 pub struct BillingService {
     reads: Reads,
     tokens: TokenVerifier,
+    limits: Enforcer,
     customer_keys: CustomerKeys,
     /// The path every operation is served under, for the links between pages.
     base_path: String,
@@ -40,17 +42,19 @@ pub struct BillingService {
 
 impl BillingService {
     /// The service reading through `reads` (writes go to its primary), checking bearer
-    /// tokens with `tokens`, listing bills by the keys remembered in `customer_keys`,
+    /// tokens with `tokens`, holding clients to their limits with `limits`, listing bills by the keys remembered in `customer_keys`,
     /// serving its operations under `base_path`.
     pub fn new(
         reads: Reads,
         tokens: TokenVerifier,
+        limits: Enforcer,
         customer_keys: CustomerKeys,
         base_path: String,
     ) -> Self {
         Self {
             reads,
             tokens,
+            limits,
             customer_keys,
             base_path,
         }
@@ -91,9 +95,23 @@ impl BillingService {
 pub struct Authenticated {
     pub client: Arc<Caller>,
     pub request_id: String,
+    /// The RateLimit fields of its answers; `None` for a client without limits.
+    pub fields: Option<Fields>,
 }
 
 impl Authenticated {
+    /// The `RateLimit` field of its answers.
+    fn rate_limit(&self) -> Option<String> {
+        let fields = self.fields.as_ref()?;
+        fields.limit.to_str().ok().map(str::to_owned)
+    }
+
+    /// The `RateLimit-Policy` field of its answers.
+    fn rate_limit_policy(&self) -> Option<String> {
+        let fields = self.fields.as_ref()?;
+        fields.policy.to_str().ok().map(str::to_owned)
+    }
+
     /// The customer named by `id_type` and `id` when the caller serves it; else the very
     /// refusal an unknown customer gets, so that no answer tells that it exists.
     fn customer(&self, id_type: String, id: i64) -> Result<CustomerRef, ApiError> {
@@ -141,13 +159,34 @@ impl Authentication for BillingService {
         request
             .extensions_mut()
             .insert(ClientId(client.client_id.clone()));
+        // Held to its limits once it is known who is calling, before anything is parsed;
+        // every answer then carries the RateLimit fields (`http::middleware`).
+        let fields = match self.limits.admit(&client.client_id, client.limits).await {
+            Ok(fields) => {
+                // For the error answers, which the handlers do not write.
+                if let Some(fields) = &fields {
+                    request.extensions_mut().insert(fields.clone());
+                }
+                fields
+            }
+            Err(refused) => {
+                if let ApiError::RateLimited { limit, .. } = &refused {
+                    request.extensions_mut().insert(*limit);
+                }
+                return Err(refused);
+            }
+        };
         let request_id = request
             .headers()
             .get(REQUEST_ID)
             .and_then(|id| id.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        Ok(Arc::new(Authenticated { client, request_id }))
+        Ok(Arc::new(Authenticated {
+            client,
+            request_id,
+            fields,
+        }))
     }
 
     fn has_scope(caller: &Arc<Authenticated>, scope: &str) -> bool {

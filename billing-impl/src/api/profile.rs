@@ -53,6 +53,8 @@ impl Profile for BillingService {
             Answer::Full { body, etag } => (body, etag),
             Answer::NotModified { etag } => {
                 return Ok(GetClientAccountGeneralInfoResponse::NotModified {
+                    rate_limit: caller.rate_limit(),
+                    rate_limit_policy: caller.rate_limit_policy(),
                     cache_control,
                     e_tag: etag,
                 });
@@ -65,6 +67,8 @@ impl Profile for BillingService {
             department,
         } = profile;
         Ok(GetClientAccountGeneralInfoResponse::Ok {
+            rate_limit: caller.rate_limit(),
+            rate_limit_policy: caller.rate_limit_policy(),
             body: models::Profile {
                 contract_profile_type: models::ContractProfileType {
                     billing_address,

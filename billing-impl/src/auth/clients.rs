@@ -5,7 +5,10 @@ use diesel::{Connection, PgConnection};
 use serde::Serialize;
 
 use super::{SCOPES, scope::CustomerName, secrets};
-use crate::db::{self, SetupError, clients::Client};
+use crate::{
+    db::{self, SetupError, clients::Client},
+    limits::{Quota, Rate, Setting},
+};
 
 /// A client just registered: the only time its secret is shown.
 #[derive(Debug, Serialize)]
@@ -15,6 +18,27 @@ pub struct NewClient {
     pub scopes: Vec<String>,
     /// `"all"`, or the customers it serves.
     pub customers: Served,
+    /// Its rate: `N/s burst B`, `none` or `default`.
+    pub rate: String,
+    /// Its quota: `N/unit`, `none` or `default`.
+    pub quota: String,
+}
+
+/// A client's own limits, as `billing clients` prints them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShownLimits {
+    pub client_id: String,
+    /// `N/s burst B`, `none` or `default`.
+    pub rate: String,
+    /// `N/unit`, `none` or `default`.
+    pub quota: String,
+}
+
+fn shown<T: std::fmt::Display + Copy>(setting: Setting<T>) -> String {
+    match setting {
+        Setting::Own(limit) => limit.to_string(),
+        other => other.mode().to_owned(),
+    }
 }
 
 /// The customers a client serves, as `billing clients` prints them.
@@ -43,14 +67,21 @@ pub struct ListedClient {
     #[serde(flatten)]
     pub client: Client,
     pub customers: Served,
+    /// Its rate: `N/s burst B`, `none` or `default`.
+    pub rate: String,
+    /// Its quota: `N/unit`, `none` or `default`.
+    pub quota: String,
 }
 
-/// Registers a client named `name` that may hold `scopes` and serves `customers`.
+/// Registers a client named `name` that may hold `scopes`, serves `customers` and is held
+/// to `rate` and `quota`.
 pub fn create(
     conn: &mut PgConnection,
     name: &str,
     scopes: &[String],
     customers: &CustomerGrant,
+    rate: Setting<Rate>,
+    quota: Setting<Quota>,
 ) -> Result<NewClient, SetupError> {
     if scopes.is_empty() {
         return Err("a client needs at least one scope".into());
@@ -71,6 +102,7 @@ pub fn create(
         if let CustomerGrant::Only(names) = customers {
             grant_in(conn, &client_id, names)?;
         }
+        db::clients::set_limits(conn, &client_id, Some(rate), Some(quota))?;
         Ok::<_, SetupError>(client)
     })?;
     let scopes = client.scopes.split(' ').map(str::to_owned).collect();
@@ -79,6 +111,31 @@ pub fn create(
         client_secret,
         scopes,
         customers: served(conn, &client_id, all)?,
+        rate: shown(rate),
+        quota: shown(quota),
+    })
+}
+
+/// Sets a client's own limits (each kind only when given): in force on every instance
+/// within `BILLING_TOKEN_CACHE_SECONDS`.
+pub fn set_limits(
+    conn: &mut PgConnection,
+    client_id: &str,
+    rate: Option<Setting<Rate>>,
+    quota: Option<Setting<Quota>>,
+) -> Result<ShownLimits, SetupError> {
+    conn.transaction(|conn| {
+        if !db::clients::set_limits(conn, client_id, rate, quota)? {
+            return Err(format!("no client `{client_id}`").into());
+        }
+        let client = db::clients::find(conn, client_id)?
+            .ok_or_else(|| format!("no client `{client_id}`"))?;
+        let (rate, quota) = client.limits.settings();
+        Ok(ShownLimits {
+            client_id: client.client_id,
+            rate: shown(rate),
+            quota: shown(quota),
+        })
     })
 }
 
@@ -117,7 +174,13 @@ pub fn list(conn: &mut PgConnection) -> Result<Vec<ListedClient>, SetupError> {
         .into_iter()
         .map(|client| {
             let customers = served(conn, &client.client_id, client.all_customers)?;
-            Ok(ListedClient { client, customers })
+            let (rate, quota) = client.limits.settings();
+            Ok(ListedClient {
+                client,
+                customers,
+                rate: shown(rate),
+                quota: shown(quota),
+            })
         })
         .collect()
 }

@@ -21,6 +21,7 @@ use self::{
 use crate::{
     db::{self, DbError, replicas::Reads},
     error::{ApiError, TokenProblem},
+    limits::{Defaults, Limits},
     metrics::Metrics,
 };
 
@@ -37,6 +38,9 @@ pub struct Caller {
     pub scopes: Vec<String>,
     pub expires_at: DateTime<Utc>,
     pub customers: CustomerScope,
+    /// The rate and quota it is held to, its own or the server's defaults; loaded with
+    /// the token, so that a change reaches every instance within the cache's lifetime.
+    pub limits: Limits,
 }
 
 impl Caller {
@@ -63,6 +67,8 @@ pub struct TokenVerifier {
     /// know (or knows as expired).
     cache: Cache<[u8; 32], Option<Arc<Caller>>>,
     realm: String,
+    /// The limits of clients with none of their own.
+    defaults: Defaults,
 }
 
 impl TokenVerifier {
@@ -72,6 +78,7 @@ impl TokenVerifier {
         keys: KeyRing,
         cache_ttl: Duration,
         realm: String,
+        defaults: Defaults,
         metrics: Metrics,
     ) -> Self {
         let cache = Cache::builder()
@@ -84,6 +91,7 @@ impl TokenVerifier {
             metrics,
             cache,
             realm,
+            defaults,
         }
     }
 
@@ -128,15 +136,18 @@ impl TokenVerifier {
         }
         let digest = secrets::token_digest(token);
         let reads = self.reads.clone();
+        let defaults = self.defaults;
         let lookup = async move {
             // On a replica first; a token it does not know yet (issued a moment ago, not
             // yet replayed there) is looked up on the primary before it is refused.
-            let grant = reads.read("", move |conn| caller_of(conn, &digest)).await?;
+            let grant = reads
+                .read("", move |conn| caller_of(conn, &digest, defaults))
+                .await?;
             match grant {
                 None if reads.has_replicas() => {
                     reads
                         .primary()
-                        .read(move |conn| caller_of(conn, &digest))
+                        .read(move |conn| caller_of(conn, &digest, defaults))
                         .await
                 }
                 grant => Ok(grant),
@@ -170,6 +181,7 @@ impl TokenVerifier {
 fn caller_of(
     conn: &mut diesel::PgConnection,
     digest: &[u8; 32],
+    defaults: Defaults,
 ) -> Result<Option<Arc<Caller>>, DbError> {
     let Some(grant) = db::tokens::live_grant(conn, digest)? else {
         return Ok(None);
@@ -187,7 +199,13 @@ fn caller_of(
                 .collect(),
         )
     };
+    let (rate, quota) = grant.limits.settings();
+    let limits = Limits {
+        rate: rate.resolve(defaults.rate),
+        quota: quota.resolve(defaults.quota),
+    };
     Ok(Some(Arc::new(Caller {
+        limits,
         client_id: grant.client_id,
         scopes: grant.scopes.split(' ').map(str::to_owned).collect(),
         expires_at: grant.expires_at,

@@ -4,7 +4,17 @@ use crate::{
     auth::{self, clients::CustomerGrant, scope::CustomerName},
     config::DatabaseUrl,
     db::SetupError,
+    limits::{Quota, Rate, Setting},
 };
+
+/// `rate` with its burst set apart; a burst without an N/s rate is refused.
+fn with_burst(rate: Setting<Rate>, burst: Option<u32>) -> Result<Setting<Rate>, SetupError> {
+    match (rate, burst) {
+        (Setting::Own(rate), Some(burst)) => Ok(Setting::Own(Rate { burst, ..rate })),
+        (_, Some(_)) => Err("--burst needs a rate of N/s".into()),
+        (rate, None) => Ok(rate),
+    }
+}
 
 /// Manage the OAuth clients that may obtain tokens.
 #[derive(Debug, clap::Args)]
@@ -17,9 +27,9 @@ pub struct Clients {
 
 #[derive(Debug, clap::Subcommand)]
 enum Action {
-    /// Register a client; prints {"client_id", "client_secret", "scopes", "customers"}: the
-    /// only time the secret is shown. Say which customers it serves: --customers for a
-    /// partner, --all-customers for a first-party client.
+    /// Register a client; prints {"client_id", "client_secret", "scopes", "customers",
+    /// "rate", "quota"}: the only time the secret is shown. Say which customers it serves:
+    /// --customers for a partner, --all-customers for a first-party client.
     Create {
         /// A name for the client, shown as `application_name` in token answers.
         #[arg(long)]
@@ -38,6 +48,30 @@ enum Action {
         /// The client serves every customer (the self-care app's own back end).
         #[arg(long)]
         all_customers: bool,
+        /// Its rate on each instance: N/s, `none`, or `default` (BILLING_DEFAULT_RATE).
+        #[arg(long, default_value = "default")]
+        rate: Setting<Rate>,
+        /// The burst of its rate (requests at once); one second's worth by default.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        burst: Option<u32>,
+        /// Its quota across instances: N/minute, N/hour, N/day or N/month (UTC calendar
+        /// windows), `none`, or `default` (BILLING_DEFAULT_QUOTA).
+        #[arg(long, default_value = "default")]
+        quota: Setting<Quota>,
+    },
+    /// Change a client's limits (each one given); within BILLING_TOKEN_CACHE_SECONDS on
+    /// every instance. Prints {"client_id", "rate", "quota"}.
+    Limits {
+        client_id: String,
+        /// N/s, `none` or `default`.
+        #[arg(long, required_unless_present = "quota")]
+        rate: Option<Setting<Rate>>,
+        /// The burst of an N/s rate; one second's worth by default.
+        #[arg(long, requires = "rate", value_parser = clap::value_parser!(u32).range(1..))]
+        burst: Option<u32>,
+        /// N/minute, N/hour, N/day or N/month, `none` or `default`.
+        #[arg(long)]
+        quota: Option<Setting<Quota>>,
     },
     /// Grant a partner client more customers (ID_TYPE:CODE); within
     /// BILLING_TOKEN_CACHE_SECONDS on every instance.
@@ -68,13 +102,18 @@ impl Clients {
                 scopes,
                 customers,
                 all_customers,
+                rate,
+                burst,
+                quota,
             } => {
+                let rate = with_burst(rate, burst)?;
                 let customers = if all_customers {
                     CustomerGrant::All
                 } else {
                     CustomerGrant::Only(customers)
                 };
-                let client = auth::clients::create(&mut conn, &name, &scopes, &customers)?;
+                let client =
+                    auth::clients::create(&mut conn, &name, &scopes, &customers, rate, quota)?;
                 serde_json::to_string(&client)?
             }
             Action::Grant {
@@ -86,6 +125,17 @@ impl Clients {
                 customers,
             } => {
                 serde_json::to_string(&auth::clients::ungrant(&mut conn, &client_id, &customers)?)?
+            }
+            Action::Limits {
+                client_id,
+                rate,
+                burst,
+                quota,
+            } => {
+                let rate = rate.map(|rate| with_burst(rate, burst)).transpose()?;
+                serde_json::to_string(&auth::clients::set_limits(
+                    &mut conn, &client_id, rate, quota,
+                )?)?
             }
             Action::List => serde_json::to_string_pretty(&auth::clients::list(&mut conn)?)?,
             Action::Revoke { client_id } => {

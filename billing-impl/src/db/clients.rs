@@ -5,6 +5,7 @@ use diesel::{OptionalExtension, PgConnection, QueryResult, prelude::*};
 use serde::Serialize;
 
 use super::schema::oauth_clients;
+use crate::limits::{Quota, Rate, Setting, Unit};
 
 /// Status of a client that may obtain tokens.
 pub const APPROVED: &str = "approved";
@@ -24,6 +25,97 @@ pub struct Client {
     pub revoked_at: Option<DateTime<Utc>>,
     /// Serves every customer (first-party), or only those granted to it.
     pub all_customers: bool,
+    /// Its own rate and quota, or `default`, or `none`.
+    #[diesel(embed)]
+    #[serde(skip)]
+    pub limits: StoredLimits,
+}
+
+/// A client's own limits as stored: each kind `default`, `none` or `own` with its values.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = oauth_clients, check_for_backend(diesel::pg::Pg))]
+pub struct StoredLimits {
+    pub rate_mode: String,
+    pub rate_per_second: Option<i32>,
+    pub rate_burst: Option<i32>,
+    pub quota_mode: String,
+    pub quota_limit: Option<i64>,
+    pub quota_window: Option<String>,
+}
+
+impl StoredLimits {
+    /// The settings these columns store; an `own` whose values cannot be read (which the
+    /// table's checks rule out) counts as `default`.
+    pub fn settings(&self) -> (Setting<Rate>, Setting<Quota>) {
+        let rate = match (
+            self.rate_mode.as_str(),
+            self.rate_per_second,
+            self.rate_burst,
+        ) {
+            ("none", _, _) => Setting::None,
+            ("own", Some(per_second), Some(burst)) => {
+                match (u32::try_from(per_second), u32::try_from(burst)) {
+                    (Ok(per_second), Ok(burst)) => Setting::Own(Rate { per_second, burst }),
+                    _ => Setting::Default,
+                }
+            }
+            _ => Setting::Default,
+        };
+        let quota = match (
+            self.quota_mode.as_str(),
+            self.quota_limit,
+            self.quota_window.as_deref().map(str::parse::<Unit>),
+        ) {
+            ("none", _, _) => Setting::None,
+            ("own", Some(limit), Some(Ok(unit))) => Setting::Own(Quota { limit, unit }),
+            _ => Setting::Default,
+        };
+        (rate, quota)
+    }
+}
+
+/// Sets a client's own limits, each kind only when given; `false` when there is no such
+/// client.
+pub fn set_limits(
+    conn: &mut PgConnection,
+    client_id: &str,
+    rate: Option<Setting<Rate>>,
+    quota: Option<Setting<Quota>>,
+) -> QueryResult<bool> {
+    let mut updated = 0;
+    if let Some(rate) = rate {
+        let (per_second, burst) = match rate {
+            Setting::Own(rate) => (
+                i32::try_from(rate.per_second).ok(),
+                i32::try_from(rate.burst).ok(),
+            ),
+            _ => (None, None),
+        };
+        updated = diesel::update(oauth_clients::table.find(client_id))
+            .set((
+                oauth_clients::rate_mode.eq(rate.mode()),
+                oauth_clients::rate_per_second.eq(per_second),
+                oauth_clients::rate_burst.eq(burst),
+            ))
+            .execute(conn)?;
+    }
+    if let Some(quota) = quota {
+        let (limit, window) = match quota {
+            Setting::Own(quota) => (Some(quota.limit), Some(quota.unit.as_str())),
+            _ => (None, None),
+        };
+        updated = diesel::update(oauth_clients::table.find(client_id))
+            .set((
+                oauth_clients::quota_mode.eq(quota.mode()),
+                oauth_clients::quota_limit.eq(limit),
+                oauth_clients::quota_window.eq(window),
+            ))
+            .execute(conn)?;
+    }
+    if rate.is_none() && quota.is_none() {
+        return find(conn, client_id).map(|client| client.is_some());
+    }
+    Ok(updated == 1)
 }
 
 /// What the token endpoint needs to authenticate a client.

@@ -16,6 +16,7 @@ pub mod invoices;
 pub mod migrations;
 pub mod pool;
 mod queue;
+pub mod quota_counts;
 pub mod replicas;
 mod retry;
 pub mod schema;

@@ -133,6 +133,12 @@ diesel::table! {
         revoked_at -> Nullable<Timestamptz>,
         all_customers -> Bool,
         lock_id -> Int4,
+        rate_mode -> Text,
+        rate_per_second -> Nullable<Int4>,
+        rate_burst -> Nullable<Int4>,
+        quota_mode -> Text,
+        quota_limit -> Nullable<Int8>,
+        quota_window -> Nullable<Text>,
     }
 }
 
@@ -143,6 +149,15 @@ diesel::table! {
         scopes -> Text,
         issued_at -> Timestamptz,
         expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    quota_counts (client_id, window_start) {
+        client_id -> Text,
+        window_start -> Timestamptz,
+        used -> Int8,
+        last_grant -> Int8,
     }
 }
 
@@ -173,6 +188,7 @@ diesel::joinable!(invoices -> customers (customer_id));
 diesel::joinable!(oauth_client_customers -> customers (customer_id));
 diesel::joinable!(oauth_client_customers -> oauth_clients (client_id));
 diesel::joinable!(oauth_tokens -> oauth_clients (client_id));
+diesel::joinable!(quota_counts -> oauth_clients (client_id));
 diesel::joinable!(subscribers -> customers (customer_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -187,6 +203,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_client_customers,
     oauth_clients,
     oauth_tokens,
+    quota_counts,
     subscribers,
     token_keys,
 );

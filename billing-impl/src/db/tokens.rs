@@ -14,6 +14,8 @@ pub struct Grant {
     pub expires_at: DateTime<Utc>,
     /// The client serves every customer; else only those granted to it.
     pub all_customers: bool,
+    /// The client's own limits.
+    pub limits: super::clients::StoredLimits,
 }
 
 /// Records an issued token.
@@ -49,6 +51,7 @@ pub fn live_grant(conn: &mut PgConnection, token_hash: &[u8]) -> QueryResult<Opt
             oauth_tokens::scopes,
             oauth_tokens::expires_at,
             oauth_clients::all_customers,
+            super::clients::StoredLimits::as_select(),
         ))
         .first(conn)
         .optional()

@@ -13,7 +13,12 @@ use actix_web::{
     web,
 };
 
-use crate::{auth::token_endpoint::TOKEN_PATH, error::ApiError, metrics::Metrics};
+use crate::{
+    auth::token_endpoint::TOKEN_PATH,
+    error::{ApiError, RATELIMIT, RATELIMIT_POLICY},
+    limits::enforce::{Fields, Limit},
+    metrics::Metrics,
+};
 
 /// The client a request was authenticated as, noted in its extensions for the access log.
 #[derive(Debug, Clone)]
@@ -88,7 +93,7 @@ pub async fn observe(
     let peer = request.peer_addr().map(|peer| peer.ip());
     let answered = next.call(request).await;
     let took = started.elapsed();
-    let (status, pattern, client, request_id) = match &answered {
+    let (status, pattern, client, request_id, refused_by) = match &answered {
         Ok(response) => (
             response.status(),
             response.request().match_pattern(),
@@ -102,8 +107,15 @@ pub async fn observe(
                 .get(&REQUEST_ID)
                 .and_then(|id| id.to_str().ok())
                 .map(str::to_owned),
+            response.request().extensions().get::<Limit>().copied(),
         ),
-        Err(error) => (error.as_response_error().status_code(), None, None, None),
+        Err(error) => (
+            error.as_response_error().status_code(),
+            None,
+            None,
+            None,
+            None,
+        ),
     };
     let operation = observer.as_ref().map_or("unmatched", |observer| {
         observer.operation(method.as_str(), pattern.as_deref())
@@ -119,7 +131,8 @@ pub async fn observe(
         operation = operation,
         status = status.as_u16(),
         latency_ms = took.as_secs_f64() * 1000.0,
-        client_id = client.as_deref().unwrap_or("-");
+        client_id = client.as_deref().unwrap_or("-"),
+        refused_by = refused_by.map_or("-", Limit::as_str);
         "{} \"{method} {}\" {} {:.3} ms",
         peer.map_or_else(|| "-".to_owned(), |peer| peer.to_string()),
         path.as_deref().unwrap_or_default(),
@@ -127,6 +140,24 @@ pub async fn observe(
         took.as_secs_f64() * 1000.0,
     );
     answered
+}
+
+/// Writes the RateLimit fields that the client's check noted in the request's
+/// extensions on its answer, whatever the answer (a 429 writes its own).
+pub async fn rate_limit_fields(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mut response = next.call(request).await?;
+    let fields = response.request().extensions().get::<Fields>().cloned();
+    if let Some(fields) = fields {
+        let headers = response.headers_mut();
+        if !headers.contains_key(&RATELIMIT) {
+            headers.insert(RATELIMIT_POLICY, fields.policy);
+            headers.insert(RATELIMIT, fields.limit);
+        }
+    }
+    Ok(response)
 }
 
 /// The header that carries a request's id, taken from the client or made, and echoed.

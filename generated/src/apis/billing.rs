@@ -14,10 +14,14 @@ pub enum FindCustomerBillsByClientCodeResponse {
     Ok {
         /// The body.
         body: models::BillCollection,
+        /// The `RateLimit` header, when it is sent.
+        rate_limit: Option<String>,
         /// The `Cache-Control` header.
         cache_control: String,
         /// The `ETag` header.
         e_tag: String,
+        /// The `RateLimit-Policy` header, when it is sent.
+        rate_limit_policy: Option<String>,
         /// The `X-Total-Count` header.
         x_total_count: i64,
         /// The `Link` header.
@@ -25,10 +29,14 @@ pub enum FindCustomerBillsByClientCodeResponse {
     },
     /// 304: Not Modified; the answer's `ETag` is one the request sent in `If-None-Match`.
     NotModified {
+        /// The `RateLimit` header, when it is sent.
+        rate_limit: Option<String>,
         /// The `Cache-Control` header.
         cache_control: String,
         /// The `ETag` header.
         e_tag: String,
+        /// The `RateLimit-Policy` header, when it is sent.
+        rate_limit_policy: Option<String>,
     },
 }
 

@@ -14,8 +14,12 @@ pub enum CreateBillingGroupResponse {
     Ok {
         /// The body.
         body: models::BillingGroupRequest,
+        /// The `RateLimit` header, when it is sent.
+        rate_limit: Option<String>,
         /// The `Idempotent-Replayed` header, when it is sent.
         idempotent_replayed: Option<String>,
+        /// The `RateLimit-Policy` header, when it is sent.
+        rate_limit_policy: Option<String>,
     },
 }
 
@@ -40,8 +44,12 @@ pub enum DeleteBillingGroupResponse {
     Ok {
         /// The body.
         body: models::BillingGroupRequest,
+        /// The `RateLimit` header, when it is sent.
+        rate_limit: Option<String>,
         /// The `Idempotent-Replayed` header, when it is sent.
         idempotent_replayed: Option<String>,
+        /// The `RateLimit-Policy` header, when it is sent.
+        rate_limit_policy: Option<String>,
     },
 }
 
@@ -66,8 +74,12 @@ pub enum DeleteBillingGroupByQueryResponse {
     Ok {
         /// The body.
         body: models::BillingGroupRequest,
+        /// The `RateLimit` header, when it is sent.
+        rate_limit: Option<String>,
         /// The `Idempotent-Replayed` header, when it is sent.
         idempotent_replayed: Option<String>,
+        /// The `RateLimit-Policy` header, when it is sent.
+        rate_limit_policy: Option<String>,
     },
 }
 
@@ -92,10 +104,14 @@ pub enum FindCustomerBillsByClientCodeAndBillingGroupResponse {
     Ok {
         /// The body.
         body: models::BillCollection,
+        /// The `RateLimit` header, when it is sent.
+        rate_limit: Option<String>,
         /// The `Cache-Control` header.
         cache_control: String,
         /// The `ETag` header.
         e_tag: String,
+        /// The `RateLimit-Policy` header, when it is sent.
+        rate_limit_policy: Option<String>,
         /// The `X-Total-Count` header.
         x_total_count: i64,
         /// The `Link` header.
@@ -103,10 +119,14 @@ pub enum FindCustomerBillsByClientCodeAndBillingGroupResponse {
     },
     /// 304: Not Modified; the answer's `ETag` is one the request sent in `If-None-Match`.
     NotModified {
+        /// The `RateLimit` header, when it is sent.
+        rate_limit: Option<String>,
         /// The `Cache-Control` header.
         cache_control: String,
         /// The `ETag` header.
         e_tag: String,
+        /// The `RateLimit-Policy` header, when it is sent.
+        rate_limit_policy: Option<String>,
     },
 }
 
@@ -134,17 +154,25 @@ pub enum ListBillingGroupsResponse {
     Ok {
         /// The body.
         body: models::BillingGroupCollection,
+        /// The `RateLimit` header, when it is sent.
+        rate_limit: Option<String>,
         /// The `Cache-Control` header.
         cache_control: String,
         /// The `ETag` header.
         e_tag: String,
+        /// The `RateLimit-Policy` header, when it is sent.
+        rate_limit_policy: Option<String>,
     },
     /// 304: Not Modified; the answer's `ETag` is one the request sent in `If-None-Match`.
     NotModified {
+        /// The `RateLimit` header, when it is sent.
+        rate_limit: Option<String>,
         /// The `Cache-Control` header.
         cache_control: String,
         /// The `ETag` header.
         e_tag: String,
+        /// The `RateLimit-Policy` header, when it is sent.
+        rate_limit_policy: Option<String>,
     },
 }
 
@@ -172,8 +200,12 @@ pub enum UpdateBillingGroupResponse {
     Ok {
         /// The body.
         body: models::BillingGroupRequest,
+        /// The `RateLimit` header, when it is sent.
+        rate_limit: Option<String>,
         /// The `Idempotent-Replayed` header, when it is sent.
         idempotent_replayed: Option<String>,
+        /// The `RateLimit-Policy` header, when it is sent.
+        rate_limit_policy: Option<String>,
     },
 }
 

@@ -14,17 +14,25 @@ pub enum GetClientAccountGeneralInfoResponse {
     Ok {
         /// The body.
         body: models::Profile,
+        /// The `RateLimit` header, when it is sent.
+        rate_limit: Option<String>,
         /// The `Cache-Control` header.
         cache_control: String,
         /// The `ETag` header.
         e_tag: String,
+        /// The `RateLimit-Policy` header, when it is sent.
+        rate_limit_policy: Option<String>,
     },
     /// 304: Not Modified; the answer's `ETag` is one the request sent in `If-None-Match`.
     NotModified {
+        /// The `RateLimit` header, when it is sent.
+        rate_limit: Option<String>,
         /// The `Cache-Control` header.
         cache_control: String,
         /// The `ETag` header.
         e_tag: String,
+        /// The `RateLimit-Policy` header, when it is sent.
+        rate_limit_policy: Option<String>,
     },
 }
 

@@ -160,22 +160,30 @@ async fn find_customer_bills_by_client_code<T: Api>(
     Ok(match response {
         apis::billing::FindCustomerBillsByClientCodeResponse::Ok {
             body,
+            rate_limit,
             cache_control,
             e_tag,
+            rate_limit_policy,
             x_total_count,
             link,
         } => json_answer(status, &body)?
+            .with_header("RateLimit", rate_limit.as_ref())?
             .with_header("Cache-Control", Some(&cache_control))?
             .with_header("ETag", Some(&e_tag))?
+            .with_header("RateLimit-Policy", rate_limit_policy.as_ref())?
             .with_header("X-Total-Count", Some(&x_total_count))?
             .with_header("Link", Some(&link))?,
         apis::billing::FindCustomerBillsByClientCodeResponse::NotModified {
+            rate_limit,
             cache_control,
             e_tag,
+            rate_limit_policy,
         } => HttpResponse::build(status)
             .finish()
+            .with_header("RateLimit", rate_limit.as_ref())?
             .with_header("Cache-Control", Some(&cache_control))?
-            .with_header("ETag", Some(&e_tag))?,
+            .with_header("ETag", Some(&e_tag))?
+            .with_header("RateLimit-Policy", rate_limit_policy.as_ref())?,
     })
 }
 
@@ -211,9 +219,13 @@ async fn create_billing_group<T: Api>(
     Ok(match response {
         apis::billing_group::CreateBillingGroupResponse::Ok {
             body,
+            rate_limit,
             idempotent_replayed,
+            rate_limit_policy,
         } => json_answer(status, &body)?
-            .with_header("Idempotent-Replayed", idempotent_replayed.as_ref())?,
+            .with_header("RateLimit", rate_limit.as_ref())?
+            .with_header("Idempotent-Replayed", idempotent_replayed.as_ref())?
+            .with_header("RateLimit-Policy", rate_limit_policy.as_ref())?,
     })
 }
 
@@ -248,9 +260,13 @@ async fn delete_billing_group<T: Api>(
     Ok(match response {
         apis::billing_group::DeleteBillingGroupResponse::Ok {
             body,
+            rate_limit,
             idempotent_replayed,
+            rate_limit_policy,
         } => json_answer(status, &body)?
-            .with_header("Idempotent-Replayed", idempotent_replayed.as_ref())?,
+            .with_header("RateLimit", rate_limit.as_ref())?
+            .with_header("Idempotent-Replayed", idempotent_replayed.as_ref())?
+            .with_header("RateLimit-Policy", rate_limit_policy.as_ref())?,
     })
 }
 
@@ -291,9 +307,13 @@ async fn delete_billing_group_by_query<T: Api>(
     Ok(match response {
         apis::billing_group::DeleteBillingGroupByQueryResponse::Ok {
             body,
+            rate_limit,
             idempotent_replayed,
+            rate_limit_policy,
         } => json_answer(status, &body)?
-            .with_header("Idempotent-Replayed", idempotent_replayed.as_ref())?,
+            .with_header("RateLimit", rate_limit.as_ref())?
+            .with_header("Idempotent-Replayed", idempotent_replayed.as_ref())?
+            .with_header("RateLimit-Policy", rate_limit_policy.as_ref())?,
     })
 }
 
@@ -341,22 +361,30 @@ async fn find_customer_bills_by_client_code_and_billing_group<T: Api>(
     Ok(match response {
         apis::billing_group::FindCustomerBillsByClientCodeAndBillingGroupResponse::Ok {
             body,
+            rate_limit,
             cache_control,
             e_tag,
+            rate_limit_policy,
             x_total_count,
             link,
         } => json_answer(status, &body)?
+            .with_header("RateLimit", rate_limit.as_ref())?
             .with_header("Cache-Control", Some(&cache_control))?
             .with_header("ETag", Some(&e_tag))?
+            .with_header("RateLimit-Policy", rate_limit_policy.as_ref())?
             .with_header("X-Total-Count", Some(&x_total_count))?
             .with_header("Link", Some(&link))?
             ,
         apis::billing_group::FindCustomerBillsByClientCodeAndBillingGroupResponse::NotModified {
+            rate_limit,
             cache_control,
             e_tag,
+            rate_limit_policy,
         } => HttpResponse::build(status).finish()
+            .with_header("RateLimit", rate_limit.as_ref())?
             .with_header("Cache-Control", Some(&cache_control))?
             .with_header("ETag", Some(&e_tag))?
+            .with_header("RateLimit-Policy", rate_limit_policy.as_ref())?
             ,
     })
 }
@@ -387,18 +415,26 @@ async fn list_billing_groups<T: Api>(
     Ok(match response {
         apis::billing_group::ListBillingGroupsResponse::Ok {
             body,
+            rate_limit,
             cache_control,
             e_tag,
+            rate_limit_policy,
         } => json_answer(status, &body)?
+            .with_header("RateLimit", rate_limit.as_ref())?
             .with_header("Cache-Control", Some(&cache_control))?
-            .with_header("ETag", Some(&e_tag))?,
+            .with_header("ETag", Some(&e_tag))?
+            .with_header("RateLimit-Policy", rate_limit_policy.as_ref())?,
         apis::billing_group::ListBillingGroupsResponse::NotModified {
+            rate_limit,
             cache_control,
             e_tag,
+            rate_limit_policy,
         } => HttpResponse::build(status)
             .finish()
+            .with_header("RateLimit", rate_limit.as_ref())?
             .with_header("Cache-Control", Some(&cache_control))?
-            .with_header("ETag", Some(&e_tag))?,
+            .with_header("ETag", Some(&e_tag))?
+            .with_header("RateLimit-Policy", rate_limit_policy.as_ref())?,
     })
 }
 
@@ -434,9 +470,13 @@ async fn update_billing_group<T: Api>(
     Ok(match response {
         apis::billing_group::UpdateBillingGroupResponse::Ok {
             body,
+            rate_limit,
             idempotent_replayed,
+            rate_limit_policy,
         } => json_answer(status, &body)?
-            .with_header("Idempotent-Replayed", idempotent_replayed.as_ref())?,
+            .with_header("RateLimit", rate_limit.as_ref())?
+            .with_header("Idempotent-Replayed", idempotent_replayed.as_ref())?
+            .with_header("RateLimit-Policy", rate_limit_policy.as_ref())?,
     })
 }
 
@@ -465,17 +505,25 @@ async fn get_client_account_general_info<T: Api>(
     Ok(match response {
         apis::profile::GetClientAccountGeneralInfoResponse::Ok {
             body,
+            rate_limit,
             cache_control,
             e_tag,
+            rate_limit_policy,
         } => json_answer(status, &body)?
+            .with_header("RateLimit", rate_limit.as_ref())?
             .with_header("Cache-Control", Some(&cache_control))?
-            .with_header("ETag", Some(&e_tag))?,
+            .with_header("ETag", Some(&e_tag))?
+            .with_header("RateLimit-Policy", rate_limit_policy.as_ref())?,
         apis::profile::GetClientAccountGeneralInfoResponse::NotModified {
+            rate_limit,
             cache_control,
             e_tag,
+            rate_limit_policy,
         } => HttpResponse::build(status)
             .finish()
+            .with_header("RateLimit", rate_limit.as_ref())?
             .with_header("Cache-Control", Some(&cache_control))?
-            .with_header("ETag", Some(&e_tag))?,
+            .with_header("ETag", Some(&e_tag))?
+            .with_header("RateLimit-Policy", rate_limit_policy.as_ref())?,
     })
 }

@@ -1,0 +1,10 @@
+DROP TABLE quota_counts;
+ALTER TABLE oauth_clients
+    DROP CONSTRAINT oauth_clients_quota_own,
+    DROP CONSTRAINT oauth_clients_rate_own,
+    DROP COLUMN quota_window,
+    DROP COLUMN quota_limit,
+    DROP COLUMN quota_mode,
+    DROP COLUMN rate_burst,
+    DROP COLUMN rate_per_second,
+    DROP COLUMN rate_mode;
