@@ -35,9 +35,11 @@ if [ -n "${BILLING_PG_PORT:-}" ]; then
 elif [ -f "$data/postmaster.pid" ] && sed -n 4p "$data/postmaster.pid" 2>/dev/null | grep -qx '[0-9]\+'; then
     # Running (or left by a crash): the port it was started on, whatever the file says.
     port=$(sed -n 4p "$data/postmaster.pid")
-elif [ -s "$port_file" ]; then
+elif [ -s "$port_file" ] && grep -qx '[0-9]\{1,5\}' "$port_file"; then
     port=$(cat "$port_file")
 else
+    # No port kept, or a file that holds no port (written by hand): the default, and a
+    # port of its own again if that is taken.
     port=$default_port
 fi
 user=billing
