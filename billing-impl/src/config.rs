@@ -258,8 +258,8 @@ pub struct ServerConfig {
     #[arg(long, env = "BILLING_REALM", default_value = "billing")]
     pub realm: String,
 
-    /// Whether JSON answers of 1 KiB or more are compressed (br, gzip) as the client
-    /// accepts; `off` where a proxy in front compresses.
+    /// Whether answers are compressed (br, gzip) as the client accepts: tagged ones at any
+    /// size, other JSON from 1 KiB; `off` where a proxy in front compresses.
     #[arg(long, env = "BILLING_COMPRESSION", value_enum, default_value_t = Switch::On)]
     pub compression: Switch,
 }
