@@ -127,16 +127,7 @@ use super::staged::{Superseded, Unresolved, Written};
 /// Removes from the staged billing groups (`import_groups`) the rows from `from_line` on whose
 /// references do not resolve, saying why.
 pub fn staged_unresolved(conn: &mut PgConnection, from_line: i64) -> QueryResult<Vec<Unresolved>> {
-    diesel::sql_query(
-        "DELETE FROM import_groups AS s
-         WHERE s.line >= $1
-           AND NOT EXISTS (SELECT 1 FROM customers AS c
-                           WHERE c.id_type = s.id_type AND c.code = s.code)
-         RETURNING s.line, format('no customer %s:%s', s.id_type, s.code) AS reason,
-                   'customer' AS field",
-    )
-    .bind::<BigInt, _>(from_line)
-    .load(conn)
+    super::staged::without_customer(conn, "import_groups", from_line)
 }
 
 /// Removes from the staged billing groups (`import_groups`) the rows whose key a later line of

@@ -4,7 +4,7 @@
 //! each table's module (`customers`, `subscribers`, `billing_groups`, `invoices`).
 
 use diesel::{
-    QueryableByName,
+    PgConnection, QueryResult, QueryableByName, RunQueryDsl,
     sql_types::{BigInt, Bool, Nullable, Text},
 };
 
@@ -34,4 +34,24 @@ pub struct Written {
     pub inserted: i64,
     #[diesel(sql_type = BigInt)]
     pub updated: i64,
+}
+
+/// Removes from the staging table `staged` (a constant of the table's module, never input)
+/// the rows from `from_line` on whose customer does not exist, saying so: the one reference
+/// of staged groups and subscribers.
+pub fn without_customer(
+    conn: &mut PgConnection,
+    staged: &'static str,
+    from_line: i64,
+) -> QueryResult<Vec<Unresolved>> {
+    diesel::sql_query(format!(
+        "DELETE FROM {staged} AS s
+         WHERE s.line >= $1
+           AND NOT EXISTS (SELECT 1 FROM customers AS c
+                           WHERE c.id_type = s.id_type AND c.code = s.code)
+         RETURNING s.line, format('no customer %s:%s', s.id_type, s.code) AS reason,
+                   'customer' AS field"
+    ))
+    .bind::<BigInt, _>(from_line)
+    .load(conn)
 }
