@@ -14,6 +14,9 @@ SCHEMATHESIS := $(TOOLS)/schemathesis-$(SCHEMATHESIS_VERSION)/bin/schemathesis
 # puppeteer-core, from the npm registry, for `make docs-check` (it drives Debian's chromium).
 PUPPETEER_VERSION := 25.16.0
 PUPPETEER := $(TOOLS)/puppeteer-core-$(PUPPETEER_VERSION)/node_modules/puppeteer-core
+# oha, the open-loop load generator of `make bench` (from crates.io; no TLS needed).
+OHA_VERSION := 1.16.0
+OHA := $(TOOLS)/oha-$(OHA_VERSION)/bin/oha
 # diesel's command line, for printing the schema.
 DIESEL_CLI_VERSION := 2.3.14
 DIESEL := $(TOOLS)/diesel_cli-$(DIESEL_CLI_VERSION)/bin/diesel
@@ -52,13 +55,13 @@ docs-check: database $(PUPPETEER) ## The docs page in headless Chromium: every o
 	scripts/docs-check.sh $(TOOLS)/puppeteer-core-$(PUPPETEER_VERSION)/node_modules
 
 # The benchmark makes clusters of its own: PostgreSQL's programs are looked for before the build.
-bench: ## Benchmark against PostgreSQL's own limit into target/bench/ (BENCH_ARGS="--smoke", "--no-targets", "--help")
+bench: $(OHA) ## Benchmark against PostgreSQL's own limit into target/bench/ (BENCH_ARGS="--smoke", "--no-targets", "--help")
 	@scripts/pg.sh check
 	cargo build --release -p billing-impl -p billing-bench --bin billing --bin billing-bench
-	cd bench && python3 -m benchmark $(BENCH_ARGS)
+	cd bench && BENCH_OHA=$(abspath $(OHA)) python3 -m benchmark $(BENCH_ARGS)
 
-bench-test: ## The benchmark's own tests: its load generators' figures can fail
-	cd bench && python3 -m unittest discover -s tests -t .
+bench-test: $(OHA) ## The benchmark's own tests: its load generators' figures can fail
+	cd bench && BENCH_OHA=$(abspath $(OHA)) python3 -m unittest discover -s tests -t .
 
 generate: $(GEN) ## Rewrite generated/ from spec/billing.yaml
 	@scripts/generate.sh $(GEN) generated
@@ -110,6 +113,10 @@ $(SCHEMATHESIS):
 	python3 -m venv $(TOOLS)/schemathesis-$(SCHEMATHESIS_VERSION)
 	$(TOOLS)/schemathesis-$(SCHEMATHESIS_VERSION)/bin/pip install --quiet \
 		--disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION) hypothesis==$(HYPOTHESIS_VERSION)
+
+$(OHA):
+	cargo install --quiet --locked oha --version $(OHA_VERSION) \
+		--no-default-features --root $(TOOLS)/oha-$(OHA_VERSION)
 
 $(DIESEL):
 	cargo install --quiet --locked diesel_cli --version $(DIESEL_CLI_VERSION) \

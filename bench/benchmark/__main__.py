@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -27,6 +28,8 @@ def main(argv: list[str]) -> int:
     for tool in ("wrk", "pgbench", "psql"):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is not installed (Debian: apt-get install wrk postgresql-client)")
+    if not shutil.which(str(options.oha)):
+        raise SystemExit(f"{options.oha} is not installed (`make bench` installs it into .tools/)")
     if options.smoke:
         options.customers, options.invoices_per_customer, options.seconds = 100, 20, 1
         options.bill_run_cycles = 20
@@ -53,6 +56,9 @@ def arguments(argv: list[str]) -> argparse.Namespace:
     measure.add_argument(*NO_GATES, action="store_true", help="report a regressed gate without failing")
     measure.add_argument("--binary", type=Path, default=ROOT / "target" / "release" / "billing")
     measure.add_argument("--probe", type=Path, default=ROOT / "target" / "release" / "billing-bench")
+    # `make bench` installs oha, the open-loop load generator, and names it in BENCH_OHA.
+    measure.add_argument("--oha", type=Path, default=Path(os.environ.get("BENCH_OHA", "oha")),
+                         help="oha (default: $BENCH_OHA, which `make bench` sets)")
     measure.add_argument("--baseline", type=Path,
                          help="another billing binary (an earlier commit's) to measure list bills against")
     render = commands.add_parser("render", help="write RUN.md again from RUN.json")

@@ -47,23 +47,29 @@ def money(cents: int) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
 
-def write(folder: Path, customers: Customers, cycles: int) -> dict[str, Path]:
-    """Writes a run of `cycles` invoices per customer; the paths by format (`jsonl`, `csv`,
-    `copy`)."""
+def write(folder: Path, customers: Customers, cycles: int, after: int = 0,
+          formats: tuple[str, ...] = ("jsonl", "csv", "copy")) -> dict[str, Path]:
+    """Writes a run of `cycles` invoices per customer, in the cycles that follow the first
+    `after` (so that a later run is newer than an earlier one, as real bill runs are), in
+    `formats`; the paths by format (`jsonl`, `csv`, `copy`)."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {name: folder / f"bill-run.{extension}"
-             for name, extension in (("jsonl", "jsonl"), ("csv", "csv"), ("copy", "copy.csv"))}
-    with (paths["jsonl"].open("w") as jsonl, paths["csv"].open("w") as csv,
-          paths["copy"].open("w") as copy):
-        csv.write(",".join(IMPORT_COLUMNS) + "\n")
-        for cycle in range(1, cycles + 1):
+    extensions = {"jsonl": "jsonl", "csv": "csv", "copy": "copy.csv"}
+    paths = {name: folder / f"bill-run.{extensions[name]}" for name in formats}
+    files = {name: path.open("w") for name, path in paths.items()}
+    try:
+        if "csv" in files:
+            files["csv"].write(",".join(IMPORT_COLUMNS) + "\n")
+        for cycle in range(after + 1, after + cycles + 1):
             day = NEWEST_SEEDED + datetime.timedelta(days=cycle)
             for index in range(customers.count):
                 code, key = customers.first_code + index, customers.first_key + index
-                lines = invoice(code, key, cycle, day, customers.seeded + cycle)
-                jsonl.write(lines[0])
-                csv.write(lines[1])
-                copy.write(lines[2])
+                lines = dict(zip(("jsonl", "csv", "copy"),
+                                 invoice(code, key, cycle, day, customers.seeded + cycle)))
+                for name, file in files.items():
+                    file.write(lines[name])
+    finally:
+        for file in files.values():
+            file.close()
     return paths
 
 

@@ -63,7 +63,8 @@ def per_request(cpu: dict[str, float], requests: int) -> dict[str, float]:
 def wrk(url: str, connections: int, seconds: int, script: str, env: dict[str, str],
         cores: frozenset[int], watch: Watch) -> dict:
     """wrk with `script` (bench/lua/) at `connections` for `seconds`. Every answer must have
-    the status the script expects (BENCH_EXPECT, 200 by default), and no socket may fail."""
+    a status the script expects (BENCH_EXPECT, comma-separated, 200 by default), and no
+    socket may fail."""
     args = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s",
             "-s", str(LUA / script), url]
     output, cpu = measured(args, {**os.environ, "BENCH_LUA_DIR": str(LUA), **env}, cores, watch)
@@ -88,6 +89,8 @@ def wrk_figures(output: str, cpu: dict[str, float]) -> dict:
     return {
         "requests": requests,
         "rps": requests / (result["duration_us"] / 1e6),
+        # The answers that were 200s: what a limited client was served.
+        "ok_rps": result["ok"] / (result["duration_us"] / 1e6),
         "mean_ms": result["mean_us"] / 1000,
         "p50_ms": result["p50_us"] / 1000,
         "p99_ms": result["p99_us"] / 1000,
@@ -116,6 +119,61 @@ class Beside:
         if errors.strip():
             raise MeasurementFailed(f"wrk: {' '.join(errors.split())[-200:]}")
         return wrk_figures(output, {})
+
+
+class Offered:
+    """oha offering GETs of `url_regex` (a random URL of it each time) at `rate` a second
+    with `token`, open loop with latency correction: a request's time is counted from when
+    the rate meant it to be sent, so a stalled server shows as the queue it would build.
+    Runs for `seconds`, or until `finish`."""
+
+    def __init__(self, oha: Path, url_regex: str, rate: float, token: str, cores: frozenset[int],
+                 seconds: int = 3600, connections: int = 64) -> None:
+        self.rate = rate
+        args = [str(oha), "--no-tui", "--output-format", "json", "-z", f"{seconds}s",
+                "-q", f"{rate:.0f}", "--latency-correction", "-c", str(connections),
+                "--rand-regex-url", url_regex, "-H", f"Authorization: Bearer {token}"]
+        self.process = subprocess.Popen(args, text=True, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, preexec_fn=on_cores(set(cores)))
+
+    def finish(self, stop: bool = True) -> dict:
+        """Stops oha (it reports on SIGINT) unless it is to end by itself; its figures:
+        answered and 200s per second, latencies, and every answer that was not a 200 or
+        did not come (`errors`)."""
+        if stop:
+            self.process.send_signal(signal.SIGINT)
+        output, complaint = self.process.communicate(timeout=None if not stop else 60)
+        try:
+            report = json.loads(output)
+        except json.JSONDecodeError:
+            raise MeasurementFailed(f"oha printed no report: {' '.join((complaint or output).split())[-200:]}")
+        return offered_figures(report, self.rate)
+
+    def wait(self) -> dict:
+        """Its figures once it has run its seconds."""
+        return self.finish(stop=False)
+
+
+def offered_figures(report: dict, rate: float) -> dict:
+    """The figures of an oha report (`--output-format json`; times in seconds)."""
+    summary, percentiles = report["summary"], report["latencyPercentiles"]
+    statuses = {int(status): count for status, count in report.get("statusCodeDistribution", {}).items()}
+    failures = sum(report.get("errorDistribution", {}).values())
+    answered = sum(statuses.values())
+    if answered == 0:
+        raise MeasurementFailed(f"oha had no answer: {report.get('errorDistribution')}")
+    seconds = summary["total"]
+    return {
+        "requests": answered,
+        "offered_rps": rate,
+        "rps": answered / seconds,
+        "ok_rps": statuses.get(200, 0) / seconds,
+        "errors": answered - statuses.get(200, 0) + failures,
+        "p50_ms": percentiles["p50"] * 1000,
+        "p99_ms": percentiles["p99"] * 1000,
+        "max_ms": summary["slowest"] * 1000,
+        "cpu_us": {},
+    }
 
 
 def rows_loaded(args: list[str], env: dict[str, str], rows: int, cores: frozenset[int],

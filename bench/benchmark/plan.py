@@ -34,7 +34,8 @@ class Wrk:
     levels: tuple[int | str, ...]
     path: str = ""
     customers: str = "bulk"  # bulk, big (10,000 bills) or small (10 bills)
-    expect: int = 200
+    # The status every answer must have, or the statuses any answer may have.
+    expect: int | tuple[int, ...] = 200
     # main; quiet (metrics off); baseline (the binary of --baseline, when given); pgbouncer
     # (through PgBouncer in transaction mode, BILLING_DB_POOLER=transaction); unprepared
     # (BILLING_DB_POOLER=transaction without PgBouncer: what its statements alone cost)
@@ -42,6 +43,22 @@ class Wrk:
     accept_encoding: str = ""
     # Sent with the tag of each customer's first page (`conditional.lua`).
     conditional: bool = False
+    # Whose token the requests carry (`CLIENTS`).
+    client: str = "bench"
+    # Another load on the same server at once, for the whole measurement; its figures are
+    # stored under the measurement's `beside`.
+    beside: Wrk | None = None
+
+
+# The clients of the data set, by name, with their limits (`billing clients create`).
+CLIENTS = {
+    "bench": (),
+    # Limits counted on every request but never reached: what counting costs.
+    "limited": ("--rate", "1000000/s", "--quota", "1000000000/day"),
+    # Past its quota after its first request (`run.Context.token`): every answer a 429.
+    "refused": ("--quota", "1/month"),
+    "flooder": ("--rate", "100/s"),
+}
 
 
 @dataclass(frozen=True)
@@ -79,14 +96,29 @@ class InTurns:
 
 
 @dataclass(frozen=True)
+class Offered:
+    """list bills offered by oha at a fixed rate, open loop with latency correction (live
+    traffic does not wait for the server): `share` of the req/s that `of` (`<group>@<level>`)
+    answered, for a measurement's seconds, or for the whole length of a `Load` given it."""
+    group: str
+    label: str
+    of: str
+    share: float = 0.5
+
+
+@dataclass(frozen=True)
 class Load:
     """A bill run (`billrun`) loaded into the section's database by `how`: `copy`
     (PostgreSQL's own `COPY invoices FROM` of its CSV: the limit), `jsonl` or `csv`
-    (`billing import`); list bills measured at `during` connections while it loads."""
+    (`billing import`, with `--pace pace` when given); list bills offered beside it as
+    `offered` says. `run` is the bill run's number: each is newer than the one before, as
+    real ones are."""
     group: str
     label: str
     how: str
-    during: int | None = None
+    pace: str = ""
+    run: int = 0
+    offered: Offered | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +127,7 @@ class Section:
     on the data set, or on a copy of it named `database` made for the section (and dropped
     after it)."""
     layout: str
-    steps: tuple[Wrk | Pgbench | Pages | Sql | InTurns | Load, ...]
+    steps: tuple[Wrk | Pgbench | Pages | Sql | InTurns | Load | Offered, ...]
     database: str = ""
 
 
@@ -160,15 +192,18 @@ class Ratio:
     gate: Gate | None = None
     goal: Goal | None = None
     format: str = "{:.2f}"
+    # A factor on the quotient: 2 makes a sum of two rows in the denominator their mean.
+    scale: float = 1.0
 
 
 @dataclass(frozen=True)
 class Paired:
-    """The median, over the pairs of `group`, of `numerator` ÷ `denominator` in each pair."""
+    """The median, over the pairs of `group`, of `numerator` ÷ `denominator` in each pair
+    (of `numerator` when there is no denominator)."""
     label: str
     group: str
     numerator: str
-    denominator: str
+    denominator: str | None = None
     gate: Gate | None = None
     goal: Goal | None = None
     format: str = "{:.2f}"
@@ -190,6 +225,26 @@ PLAN = (
         Wrk("bills-br", "list bills, br", "bills.lua", ("best:bills-apart",), accept_encoding="br"),
         Wrk("bills-304", "list bills with a current If-None-Match (304)", "conditional.lua",
             ("best:bills-apart",), expect=304, conditional=True),
+        # Each client's fair share: what counting limits costs a client that never reaches
+        # them, what a refusal costs, and what a client flooding against its rate leaves to
+        # another.
+        InTurns("limits", "list bills by an unlimited client and by one with limits it never reaches", (
+            Wrk("unlimited", "no limits", "bills.lua", ("best:bills-apart",)),
+            Wrk("limited", "a rate of 1,000,000/s and a quota of 10⁹/day", "bills.lua",
+                ("best:bills-apart",), client="limited"),
+        )),
+        InTurns("refusals", "forged tokens (401) and a client past its quota (429)", (
+            Wrk("forged-401", "forged tokens", "forged.lua", ("best:bills-apart",), expect=401),
+            Wrk("quota-429", "a client past its quota", "bills.lua", ("best:bills-apart",),
+                expect=429, client="refused"),
+        ), pairs=3),
+        InTurns("fair", "a client's list bills at 16 connections, alone and beside a flood", (
+            Wrk("alone", "alone", "bills.lua", (16,)),
+            Wrk("flooded", "beside another client flooding at 16 connections against its rate of "
+                "100/s", "bills.lua", (16,),
+                beside=Wrk("flood", "the flood", "bills.lua", (16,), client="flooder",
+                           expect=(200, 429))),
+        ), pairs=3),
         # The writes and grants left dead rows and dirty pages: cleaned up now, so that
         # neither autovacuum nor a checkpoint lands in the middle of a later measurement.
         Sql(("VACUUM ANALYZE", "CHECKPOINT")),
@@ -265,12 +320,24 @@ PLAN = (
     Section("shared", (
         Load("import-csv", "bill run by billing import, CSV", "csv"),
     ), database="bill_run_csv"),
-    # The API's answers while a bill run loads, on cores the two share.
+    # Bill day: list bills offered at a fixed rate while bill runs load, on cores the two
+    # share, each run newer than the one before; the paced run is set against the mean of the
+    # two unpaced runs around it, as the table grows with each.
     Section("shared", (
-        Wrk("bills-idle", "list bills before the bill run", "bills.lua", (16,)),
-        Load("import-live", "bill run by billing import, JSON Lines, list bills beside it",
-             "jsonl", during=16),
-    ), database="bill_run_live"),
+        Wrk("bills-idle", "list bills before the bill runs", "bills.lua", (16,)),
+        Offered("offered-idle", "list bills offered at half of 16 connections' req/s, idle",
+                "bills-idle@16"),
+        Load("pace-off", "bill run, --pace off, list bills offered beside it", "jsonl", pace="off",
+             run=1, offered=Offered("offered-off", "list bills offered beside --pace off",
+                                    "bills-idle@16")),
+        Load("pace-auto", "bill run, --pace auto, list bills offered beside it", "jsonl",
+             pace="auto", run=2, offered=Offered("offered-auto", "list bills offered beside --pace auto",
+                                                 "bills-idle@16")),
+        Load("pace-off-again", "bill run, --pace off again, list bills offered beside it", "jsonl",
+             pace="off", run=3, offered=Offered("offered-off-again",
+                                                "list bills offered beside --pace off again",
+                                                "bills-idle@16")),
+    ), database="bill_day"),
 )
 
 # The noise of the figures a gate keeps, from the run of record's raw JSON (its pairs) and
@@ -394,6 +461,17 @@ FIGURES = (
     Paired("list bills with a current If-None-Match (304), req/s of this binary ÷ of the "
            "--baseline binary, median of the pairs in turns", "baseline", "now-304.rps",
            "before-304.rps", gate=Gate(">=", 1.0, PAIRS)),
+    Paired("list bills req/s of a client with a rate of 1,000,000/s and a quota of 10⁹/day "
+           "(counted, never reached) ÷ of an unlimited client, median of the pairs in turns",
+           "limits", "limited.rps", "unlimited.rps", goal=Goal(">=", 0.97)),
+    Paired("429s per second of a client past its quota ÷ 401s per second of forged tokens, "
+           "median of the pairs in turns", "refusals", "quota-429.rps", "forged-401.rps",
+           goal=Goal(">=", 0.8)),
+    Paired("list bills req/s of a client at 16 connections beside another flooding at 16 against "
+           "its rate of 100/s ÷ alone, median of the pairs in turns", "fair", "flooded.rps",
+           "alone.rps", goal=Goal(">=", 0.7)),
+    Paired("the flooding client's 200s per second (its rate: 100/s), median of the pairs",
+           "fair", "flooded.beside.ok_rps", format="{:.0f}"),
     Ratio("10,000-bill customer, first page of its PAID bills (counted) ÷ of all its bills, mean latency",
           "big-paid@1.mean_ms", "big-offset-0@1.mean_ms"),
     Ratio("bill run, rows/s of billing import (JSON Lines) ÷ of COPY",
@@ -404,10 +482,19 @@ FIGURES = (
           "import-jsonl-again@1.seconds",
           gate=Gate(">=", 2.40, Noise(0.15, "2.73 in the run of record before: the second run's "
                                             "15–17 s moves the ratio by 13 %"))),
-    Ratio("list bills at 16 connections, p99 during the bill run ÷ before it",
-          "bills-during@16.p99_ms", "bills-idle@16.p99_ms", goal=Goal("<=", 2)),
-    Ratio("bill run, rows/s of billing import with list bills beside it ÷ alone",
-          "import-live@1.rps", "import-jsonl@1.rps"),
+    Ratio("list bills offered at half of 16 connections' req/s, p99 beside a bill run with "
+          "--pace auto ÷ idle", "offered-auto@best.p99_ms", "offered-idle@best.p99_ms",
+          goal=Goal("<=", 2)),
+    Ratio("the same beside --pace off", "offered-off@best.p99_ms", "offered-idle@best.p99_ms"),
+    Ratio("the same beside --pace off again", "offered-off-again@best.p99_ms",
+          "offered-idle@best.p99_ms"),
+    Ratio("list bills answered 200 ÷ offered, beside --pace auto", "offered-auto@best.ok_rps",
+          "offered-auto@best.offered_rps", goal=Goal(">=", 0.99)),
+    Ratio("bill run, rows/s with --pace auto ÷ the mean of --pace off's two runs around it, "
+          "list bills offered beside each", "pace-auto@1.rps", "pace-off@1.rps + pace-off-again@1.rps",
+          scale=2, goal=Goal(">=", 0.5)),
+    Ratio("bill run, rows/s of billing import with list bills offered beside it (--pace off) ÷ "
+          "alone", "pace-off@1.rps", "import-jsonl@1.rps"),
     Ratio("peak resident memory of billing import (MB)", "import-jsonl@1.peak_rss_mb",
           gate=Gate("<=", 22.8, MEMORY), format="{:.1f}"),
     Ratio("peak resident memory of the server (MB)", "values.peak_rss_mb",

@@ -96,12 +96,14 @@ def evaluate(results: dict, figure: plan.Ratio | plan.Paired) -> Figure:
             pairs = [p for p in results["pairs"].get(figure.group, []) if "failed" not in p]
             if not pairs:
                 raise NotMeasured(f"no pair of {figure.group} was measured")
-            ratios = [field(pair, figure.numerator) / field(pair, figure.denominator) for pair in pairs]
+            ratios = [field(pair, figure.numerator)
+                      / (field(pair, figure.denominator) if figure.denominator else 1)
+                      for pair in pairs]
             return Figure(figure, statistics.median(ratios))
         numerator = value_of(results, figure.numerator)
         if figure.denominator is None:
             return Figure(figure, numerator)
-        denominator = value_of(results, figure.denominator)
+        denominator = value_of(results, figure.denominator) / figure.scale
         return Figure(figure, numerator / denominator, (numerator, denominator))
     except NotMeasured as missing:
         return Figure(figure, None, reason=str(missing))

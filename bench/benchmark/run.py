@@ -7,6 +7,7 @@ import datetime
 import json
 import os
 import shutil
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,15 +51,18 @@ class Context:
     options: object
     cluster: Cluster
     results: dict
-    client: dict[str, str]
+    # The credentials of each of `plan.CLIENTS`.
+    clients: dict[str, dict[str, str]]
     scripts: dict[str, Path]
     customers: dict[str, int]
     layout: Layout | None = None
     # The section's database: the data set's, or a copy of it.
     database_url: str = ""
-    bill_run: dict[str, Path] = field(default_factory=dict)
+    # The files of each bill run written so far, by its number.
+    bill_runs: dict[int, dict[str, Path]] = field(default_factory=dict)
     servers: dict[str, Server] = field(default_factory=dict)
-    tokens: dict[str, str] = field(default_factory=dict)
+    # A token of each (server, client) asked for so far.
+    tokens: dict[tuple[str, str], str] = field(default_factory=dict)
     bouncer: PgBouncer | None = None
 
     def server_env(self, metrics: bool) -> dict[str, str]:
@@ -81,17 +85,30 @@ class Context:
                 env["DATABASE_URL"] = self.bouncer.url_of(self.database_url)
             server = Server(binary, env, self.layout.others)
             self.servers[name] = server
-            self.tokens[name] = server.token(self.client)
             self.results["values"].setdefault("startup_ms", server.startup_seconds * 1000)
         return self.servers[name]
 
-    def bill_run_files(self) -> dict[str, Path]:
-        """The bill run's files, written on first use."""
-        if not self.bill_run:
+    def token(self, server: str, client: str) -> str:
+        """A token of `client` from the section's server `server`, taken on first use; the
+        `refused` client's quota is used up first."""
+        if (server, client) not in self.tokens:
+            token = self.server(server).token(self.clients[client])
+            if client == "refused":
+                use_up_quota(self.server(server), token)
+            self.tokens[(server, client)] = token
+        return self.tokens[(server, client)]
+
+    def bill_run_files(self, number: int = 0) -> dict[str, Path]:
+        """The files of bill run `number`, written on first use: run 0 in every format, the
+        later ones (each newer than the one before) in JSON Lines."""
+        if number not in self.bill_runs:
             customers = billrun.Customers(FIRST_BULK, self.customers["first_key"],
                                           self.options.customers, self.options.invoices_per_customer)
-            self.bill_run = billrun.write(BILL_RUN_FOLDER, customers, self.options.bill_run_cycles)
-        return self.bill_run
+            cycles = self.options.bill_run_cycles
+            self.bill_runs[number] = billrun.write(
+                BILL_RUN_FOLDER / str(number), customers, cycles, after=number * cycles,
+                formats=("jsonl", "csv", "copy") if number == 0 else ("jsonl",))
+        return self.bill_runs[number]
 
     def stop_servers(self) -> None:
         for server in self.servers.values():
@@ -112,8 +129,8 @@ def execute(options) -> dict:
     cluster = Cluster()
     context = None
     try:
-        client, customers = prepare(cluster, options, results)
-        context = Context(options, cluster, results, client, reference_scripts(cluster, customers),
+        clients, customers = prepare(cluster, options, results)
+        context = Context(options, cluster, results, clients, reference_scripts(cluster, customers),
                           customers)
         results["meta"]["statements"] = {name: context.scripts[name].read_text().splitlines()[-1]
                                          for name in STATEMENTS}
@@ -139,9 +156,9 @@ def meta(options) -> dict:
             "layouts": {}}
 
 
-def prepare(cluster: Cluster, options, results: dict) -> tuple[dict[str, str], dict[str, int]]:
-    """Migrates and loads the data set; returns a client with both scopes and the range of
-    the bulk customers' codes and keys."""
+def prepare(cluster: Cluster, options, results: dict) -> tuple[dict[str, dict[str, str]], dict[str, int]]:
+    """Migrates and loads the data set; returns the clients of `plan.CLIENTS`, each with
+    both scopes and every customer, and the range of the bulk customers' codes and keys."""
     env = {**os.environ, "DATABASE_URL": cluster.url, "RUST_LOG": "warn"}
     binary = str(options.binary)
     run(binary, "migrate", env=env)
@@ -152,8 +169,9 @@ def prepare(cluster: Cluster, options, results: dict) -> tuple[dict[str, str], d
     for first_id, bills in ((BIG_CUSTOMER, 10_000), (SMALL_CUSTOMER, 10)):
         run(binary, "seed", "--customers", "1", "--invoices-per-customer", str(bills),
             "--first-id", str(first_id), env=env)
-    client = json.loads(run(binary, "clients", "create", "--name", "bench", "--scopes", "read,write",
-                            "--all-customers", env=env))
+    clients = {name: json.loads(run(binary, "clients", "create", "--name", name, "--scopes", "read,write",
+                                    "--all-customers", *limits, env=env))
+               for name, limits in plan.CLIENTS.items()}
     # Written out now, so that no checkpoint flushes the load in the middle of a measurement.
     cluster.psql("CHECKPOINT")
     last_code = FIRST_BULK + options.customers - 1
@@ -162,7 +180,7 @@ def prepare(cluster: Cluster, options, results: dict) -> tuple[dict[str, str], d
         f"WHERE id_type = 'CLIENT_CODE' AND code BETWEEN {FIRST_BULK} AND {last_code}").split("|"))
     if last_key - first_key + 1 != options.customers:
         raise RuntimeError("the bulk customers' keys are not one range")
-    return client, {"first_key": first_key, "last_key": last_key,
+    return clients, {"first_key": first_key, "last_key": last_key,
                     "first_code": FIRST_BULK, "last_code": last_code}
 
 
@@ -237,6 +255,14 @@ def run_step(context: Context, step) -> None:
         in_turns(context, step)
     elif isinstance(step, plan.Load):
         record(context, f"{step.group}@1", step, 1, lambda: measure(context, step, 1))
+    elif isinstance(step, plan.Offered):
+        try:
+            rate = offered_rate(context, step)
+        except MeasurementFailed as error:
+            record_failure(context, f"{step.group}@{step.of}", step, step.of, error)
+            return
+        record(context, f"{step.group}@{rate:.0f}", step, round(rate),
+               lambda: offered(context, step, rate).wait())
     else:
         for level in dict.fromkeys(step.levels):
             try:
@@ -309,17 +335,30 @@ def measure_step(context: Context, step, level: int, seconds: int) -> dict:
     watch = {"server": lambda: [server.process.pid], **watch}
     if step.server == "pgbouncer":
         watch["pgbouncer"] = lambda: [context.bouncer.process.pid]
-    return load.wrk(f"{server.base}/", level, seconds, step.script, wrk_env(context, step),
-                    layout.others, watch)
+    if not step.beside:
+        return load.wrk(f"{server.base}/", level, seconds, step.script, wrk_env(context, step),
+                        layout.others, watch)
+    other = step.beside
+    beside = load.Beside(f"{server.base}/", other.levels[0], other.script,
+                         wrk_env(context, other, server=step.server), layout.others)
+    try:
+        figures = load.wrk(f"{server.base}/", level, seconds, step.script, wrk_env(context, step),
+                           layout.others, watch)
+    finally:
+        besides = beside.finish()
+    return {**figures, "beside": besides}
 
 
-def wrk_env(context: Context, step: plan.Wrk) -> dict[str, str]:
-    """What the wrk scripts read of `step`: the token, the customers, the path and status."""
+def wrk_env(context: Context, step: plan.Wrk, server: str = "") -> dict[str, str]:
+    """What the wrk scripts read of `step`: the token, the customers, the path and statuses.
+    The token is of the step's server, or of `server` for a load beside another."""
     first_id, count = {"bulk": (FIRST_BULK, context.options.customers),
                        "big": (BIG_CUSTOMER, 1), "small": (SMALL_CUSTOMER, 1)}[step.customers]
-    env = {"BENCH_TOKEN": context.tokens[step.server], "BENCH_FIRST_ID": str(first_id),
-           "BENCH_CUSTOMERS": str(count), "BENCH_EXPECT": str(step.expect),
-           "BENCH_BASIC": basic_credentials(context.client)}
+    expect = step.expect if isinstance(step.expect, tuple) else (step.expect,)
+    env = {"BENCH_TOKEN": context.token(server or step.server, step.client),
+           "BENCH_FIRST_ID": str(first_id), "BENCH_CUSTOMERS": str(count),
+           "BENCH_EXPECT": ",".join(str(status) for status in expect),
+           "BENCH_BASIC": basic_credentials(context.clients["bench"])}
     if step.path:
         env["BENCH_PATH"] = step.path
     if step.accept_encoding:
@@ -338,35 +377,81 @@ def current_tags(context: Context, step: plan.Wrk, customers: int = 1000) -> Pat
     for customer in range(FIRST_BULK, FIRST_BULK + min(customers, context.options.customers)):
         request = urllib.request.Request(
             f"{server.base}/v2/billing/customers/CLIENT_CODE/{customer}/bills",
-            headers={"Authorization": f"Bearer {context.tokens[step.server]}"})
+            headers={"Authorization": f"Bearer {context.token(step.server, step.client)}"})
         with urllib.request.urlopen(request) as response:
             lines.append(f"{customer} {response.headers['ETag']}")
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
+def use_up_quota(server: Server, token: str, most: int = 100) -> None:
+    """Lists bills with `token` until its client's quota refuses (429), in at most `most`
+    requests."""
+    request = urllib.request.Request(f"{server.base}/v2/billing/customers/CLIENT_CODE/{FIRST_BULK}/bills",
+                                     headers={"Authorization": f"Bearer {token}"})
+    for _ in range(most):
+        try:
+            with urllib.request.urlopen(request) as response:
+                response.read()
+        except urllib.error.HTTPError as refused:
+            if refused.code == 429:
+                return
+            raise
+    raise MeasurementFailed(f"no 429 in {most} requests of a client with a quota of 1")
+
+
+def offered_rate(context: Context, step: plan.Offered) -> float:
+    """The rate `step` offers: its share of what its reference measurement answered."""
+    group, _, level = step.of.partition("@")
+    measured = context.results["measurements"].get(step.of)
+    if measured is None or "failed" in measured:
+        raise MeasurementFailed(f"{group} at {level} was not measured")
+    return measured["rps"] * step.share
+
+
+def offered(context: Context, step: plan.Offered, rate: float, seconds: int | None = None) -> load.Offered:
+    """oha offering list bills of random bulk customers at `rate` to the section's server,
+    for `seconds` (the measurement's by default)."""
+    server = context.server("main")
+    url = f"{server.base}/v2/billing/customers/CLIENT_CODE/{code_pattern(FIRST_BULK, context.options.customers)}/bills"
+    return load.Offered(context.options.oha, url, rate, context.token("main", "bench"),
+                        context.layout.others, seconds or context.options.seconds)
+
+
+def code_pattern(first: int, count: int) -> str:
+    """A regular expression of customer codes within `first` … `first + count - 1`: the
+    whole blocks of 10ᵏ codes that fit, k as large as leaves at least half of them."""
+    for digits in range(len(str(count)), -1, -1):
+        block = 10 ** digits
+        prefixes = range(-(-first // block), (first + count) // block)
+        if prefixes and len(prefixes) * block >= count // 2:
+            tail = f"[0-9]{{{digits}}}" if digits else ""
+            return "(" + "|".join(str(prefix) for prefix in prefixes) + ")" + tail
+    raise AssertionError("unreachable: with k = 0 every code is a block")
+
+
 def measure_load(context: Context, step: plan.Load) -> dict:
-    """A bill run loaded as `step` says, list bills measured beside it when it says so
-    (stored as `bills-during`)."""
-    files, rows = context.bill_run_files(), context.options.customers * context.options.bill_run_cycles
+    """A bill run loaded as `step` says, list bills offered beside it when it says so
+    (stored under the offer's group)."""
+    files = context.bill_run_files(step.run)
+    rows = context.options.customers * context.options.bill_run_cycles
     if step.how == "copy":
         args = ["psql", context.database_url, "-qc", f"\\copy invoices ({', '.join(billrun.TABLE_COLUMNS)}) "
                 f"FROM '{files['copy']}' CSV"]
     else:
         args = [str(context.options.binary), "import", "invoices", str(files[step.how])]
+        args += ["--pace", step.pace] if step.pace else []
     env = {**os.environ, "DATABASE_URL": context.database_url, "RUST_LOG": "warn"}
     beside = None
-    if step.during:
-        listing = plan.Wrk("bills-during", "list bills during the bill run", "bills.lua", (step.during,))
-        server = context.server(listing.server)
-        beside = load.Beside(f"{server.base}/", step.during, listing.script, wrk_env(context, listing),
-                             context.layout.others)
+    if step.offered:
+        rate = offered_rate(context, step.offered)
+        beside = offered(context, step.offered, rate, seconds=3600)
     try:
         printed, figures = load.rows_loaded(args, env, rows, context.layout.others,
                                             {"database": context.cluster.processes})
     finally:
         if beside:
-            record(context, f"bills-during@{step.during}", listing, step.during, beside.finish)
+            record(context, f"{step.offered.group}@{rate:.0f}", step.offered, round(rate), beside.finish)
     if step.how != "copy":
         summary = json.loads(printed.splitlines()[-1])
         if summary["read"] != rows or summary["rejected"]:
@@ -387,7 +472,8 @@ def in_turns(context: Context, step: plan.InTurns) -> None:
                 level = resolve_level(context.results, side.levels[0])
                 same = (type(side), getattr(side, "statement", None), getattr(side, "script", None),
                         getattr(side, "path", None), getattr(side, "server", None),
-                        getattr(side, "accept_encoding", None), level)
+                        getattr(side, "accept_encoding", None), getattr(side, "client", None),
+                        getattr(side, "beside", None), level)
                 if same not in measured:
                     measured[same] = measure(context, side, level)
                 pair[side.group] = {"level": level, **measured[same]}
