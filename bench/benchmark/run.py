@@ -67,7 +67,7 @@ class Context:
 
     def server_env(self, metrics: bool) -> dict[str, str]:
         env = {**os.environ, "DATABASE_URL": self.database_url, "RUST_LOG": "warn",
-               "BILLING_AUTH_MAX_FAILURES": "1000000"}
+               "BILLING_AUTH_MAX_FAILURES": "1000000", "BILLING_TOKEN_GRANTS_PER_MINUTE": "1000000000"}
         env["BILLING_ADMIN_LISTEN"] = f"127.0.0.1:{free_port()}" if metrics else "off"
         return env
 

@@ -176,6 +176,11 @@ pub struct AuthConfig {
     /// Seconds a throttled client id or address stays locked out.
     #[arg(long, env = "BILLING_AUTH_LOCKOUT_SECONDS", default_value_t = 300)]
     pub auth_lockout_seconds: u64,
+
+    /// Tokens granted a minute per client id and address on each instance, all at once if
+    /// need be; further requests are answered 429 until one is earned back.
+    #[arg(long, env = "BILLING_TOKEN_GRANTS_PER_MINUTE", default_value = "60")]
+    pub token_grants_per_minute: std::num::NonZeroU32,
 }
 
 /// The limits of clients that have none of their own (`billing clients limits`).
@@ -187,7 +192,7 @@ pub struct LimitsConfig {
     pub default_rate: Option<crate::limits::Rate>,
 
     /// The burst of that default rate; one second's worth by default.
-    #[arg(long, env = "BILLING_DEFAULT_BURST", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "BILLING_DEFAULT_BURST", value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::limits::MAX_RATE)))]
     pub default_burst: Option<u32>,
 
     /// The quota of a client without one of its own, `N/minute`, `N/hour`, `N/day` or

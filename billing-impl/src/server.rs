@@ -19,7 +19,7 @@ use crate::{
         TokenVerifier,
         keys::KeyRing,
         secrets::SecretVerifier,
-        throttle::FailureThrottle,
+        throttle::{FailureThrottle, GrantLimit},
         token_endpoint::{self, TOKEN_PATH, TokenIssuer},
     },
     config::{AdminListen, ServeConfig, Switch},
@@ -104,6 +104,7 @@ pub fn start(config: &ServeConfig, database: Database) -> io::Result<Running> {
             config.auth.auth_max_failures,
             Duration::from_secs(config.auth.auth_lockout_seconds),
         ),
+        grants: GrantLimit::per_minute(config.auth.token_grants_per_minute),
         token_ttl: Duration::from_secs(config.auth.token_ttl_seconds),
         metrics: metrics.clone(),
     });

@@ -121,6 +121,18 @@ fn assert_refusal(answer: &Answer, policy: &str) {
     assert!(answer.retry_after.is_some_and(|s| s >= 1), "Retry-After");
     let limit = answer.limit.as_ref().expect("RateLimit on a 429");
     assert_eq!(limit[policy]["r"], 0, "r is 0 on a refusal");
+    // Retry-After is the wait of the longest-spent policy: retrying sooner is refused again.
+    let longest_wait = limit
+        .values()
+        .filter(|entry| entry["r"] == 0)
+        .map(|entry| entry["t"])
+        .max()
+        .expect("a spent policy");
+    assert_eq!(
+        answer.retry_after.and_then(|s| i64::try_from(s).ok()),
+        Some(longest_wait),
+        "Retry-After is the t of the spent policies: {limit:?}"
+    );
     assert!(
         answer
             .policy
@@ -564,4 +576,162 @@ fn with_the_primary_stopped_the_quota_fails_open_within_its_allowance_and_is_cha
         used >= served,
         "what was served in the outage is charged: {used} counted, {served} served"
     );
+}
+
+#[test]
+fn a_rate_refusal_when_the_quota_is_spent_too_waits_for_the_next_window() {
+    let db = TestDb::migrated();
+    let credentials = client_with(&db, &["--quota", "2/hour", "--rate", "1/s"]);
+    let server = ServerProcess::start(&db.url, &[]);
+    let token = token(&server, &credentials);
+    if Utc::now().minute() == 59 {
+        std::thread::sleep(Duration::from_secs(61));
+    }
+    assert_eq!(get(&server.base, &token).status, 200);
+    // A second later the rate has room again for the quota's last request.
+    std::thread::sleep(Duration::from_millis(1100));
+    let last = get(&server.base, &token);
+    assert_eq!(last.status, 200);
+    assert_eq!(last.limit.as_ref().expect("RateLimit")["hourly"]["r"], 0);
+    // At once: the rate refuses, but the quota is spent until the hour ends, and a client
+    // told to retry in a second would only be refused again.
+    let refused = get(&server.base, &token);
+    assert_refusal(&refused, "hourly");
+    assert!(
+        refused.retry_after.is_some_and(|s| s > 60),
+        "Retry-After {:?} is the hour's end",
+        refused.retry_after
+    );
+    assert!(
+        refused.body["error"]["developerMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("quota")),
+        "{}",
+        refused.body
+    );
+}
+
+#[test]
+fn limits_out_of_range_are_refused_clearly_and_the_largest_parse_as_structured_fields() {
+    let db = TestDb::migrated();
+    let credentials = client_with(&db, &[]);
+    let id = credentials.0.as_str();
+    // Each is refused by the command line (2) with the range, never by a table's check.
+    for (args, says) in [
+        (vec!["--rate", "3000000000/s"], "2147483647"),
+        (vec!["--rate", "5/s", "--burst", "3000000000"], "2147483647"),
+        (
+            vec!["--quota", "9223372036854775807/day"],
+            "999999999999999",
+        ),
+        (vec!["--quota", "1000000000000000/month"], "999999999999999"),
+    ] {
+        let mut command = vec!["clients", "limits", id];
+        command.extend_from_slice(&args);
+        let refused = billing(&db.url, &command, b"");
+        assert_eq!(refused.code, 2, "{args:?}: {}", refused.stderr);
+        assert!(
+            refused.stderr.contains(says),
+            "{args:?}: {}",
+            refused.stderr
+        );
+        assert!(
+            !refused.stderr.contains("constraint"),
+            "{args:?}: {}",
+            refused.stderr
+        );
+    }
+    let created = billing(
+        &db.url,
+        &[
+            "clients",
+            "create",
+            "--name",
+            "huge",
+            "--all-customers",
+            "--rate",
+            "2147483648/s",
+        ],
+        b"",
+    );
+    assert_eq!(created.code, 2, "{}", created.stderr);
+
+    // The largest accepted limits are served, and their fields are structured fields.
+    let largest = billing(
+        &db.url,
+        &[
+            "clients",
+            "limits",
+            id,
+            "--rate",
+            "2147483647/s",
+            "--quota",
+            "999999999999999/month",
+        ],
+        b"",
+    );
+    assert_eq!(largest.code, 0, "{}", largest.stderr);
+    let server = ServerProcess::start(&db.url, &[]);
+    let token = token(&server, &credentials);
+    let answer = get(&server.base, &token);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let policy = answer.policy.expect("RateLimit-Policy");
+    assert_eq!(policy["monthly"]["q"], 999_999_999_999_999);
+    assert!((28 * 86_400..=31 * 86_400).contains(&policy["monthly"]["w"]));
+    assert_eq!(policy["rate"]["q"], 2_147_483_647);
+    let limit = answer.limit.expect("RateLimit");
+    assert_eq!(limit["monthly"]["r"], 999_999_999_999_998);
+}
+
+#[test]
+fn the_token_endpoint_grants_each_client_a_bounded_number_of_tokens() {
+    let db = TestDb::migrated();
+    let credentials = client_with(&db, &["--quota", "1/hour"]);
+    let other = billing(
+        &db.url,
+        &["clients", "create", "--name", "other", "--all-customers"],
+        b"",
+    );
+    assert_eq!(other.code, 0, "{}", other.stderr);
+    let other = &other.json_lines()[0];
+    let other = (
+        other["client_id"].as_str().expect("id").to_owned(),
+        other["client_secret"].as_str().expect("secret").to_owned(),
+    );
+    let server = ServerProcess::start(&db.url, &[("BILLING_TOKEN_GRANTS_PER_MINUTE", "5")]);
+    let ask = |(id, secret): &(String, String)| {
+        client()
+            .post(format!(
+                "{}/oauth/client_credential/accesstoken?grant_type=client_credentials",
+                server.base
+            ))
+            .basic_auth(id, Some(secret))
+            .send()
+            .expect("token request")
+    };
+    let statuses: Vec<u16> = (0..8)
+        .map(|_| ask(&credentials).status().as_u16())
+        .collect();
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 429, 429]);
+    let refused = ask(&credentials);
+    assert_eq!(refused.status(), 429);
+    let retry_after: u64 = refused
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After seconds");
+    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+    let body: Value = refused.json().expect("OAuth's JSON");
+    assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+    // Only the grants were written; another client is not held back.
+    let rows: i64 = diesel::sql_query(format!(
+        "SELECT count(*) AS count FROM oauth_tokens WHERE client_id = '{}'",
+        credentials.0
+    ))
+    .get_result::<common_count::Count>(&mut db.connect())
+    .expect("count")
+    .count;
+    assert_eq!(rows, 5);
+    assert_eq!(ask(&other).status(), 200);
 }

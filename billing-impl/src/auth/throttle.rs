@@ -1,9 +1,14 @@
 //! Throttling of failed client authentications at the token endpoint, so that secrets
 //! cannot be guessed by brute force: after `max_failures` failures for one client id, or
-//! from one address, within the lockout, further attempts are answered 429 until it ends.
+//! from one address, within the lockout, further attempts are answered 429 until it ends;
+//! and of grants, so that a client cannot spend the server's work by asking for tokens.
 
-use std::time::Duration;
+use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
+use governor::{
+    DefaultDirectRateLimiter, RateLimiter,
+    clock::{Clock, DefaultClock},
+};
 use moka::sync::Cache;
 
 /// Keys (client ids and addresses) tracked at most.
@@ -50,5 +55,42 @@ impl FailureThrottle {
                 entry.map_or(1, |count| count.into_value().saturating_add(1))
             });
         }
+    }
+}
+
+/// Token grants per (client id, address) on one instance: a client that asks for a token
+/// per request instead of reusing it until it expires would otherwise cost a secret check
+/// and a row of `oauth_tokens` each time, whatever its rate and quota.
+#[derive(Clone)]
+pub struct GrantLimit {
+    limiters: Cache<String, Arc<DefaultDirectRateLimiter>>,
+    quota: governor::Quota,
+    clock: DefaultClock,
+}
+
+impl GrantLimit {
+    /// At most `per_minute` grants a minute per key, all of them at once if need be.
+    pub fn per_minute(per_minute: NonZeroU32) -> Self {
+        Self {
+            limiters: Cache::builder()
+                .max_capacity(TRACKED_KEYS)
+                // Idle that long, a limiter is full again: forgetting it changes nothing.
+                .time_to_idle(Duration::from_secs(60))
+                .build(),
+            quota: governor::Quota::per_minute(per_minute),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Counts one attempt of `key`: `None` when it may go on, else the whole seconds to
+    /// wait (at least 1).
+    pub fn check(&self, key: &str) -> Option<u64> {
+        let limiter = self
+            .limiters
+            .get_with_by_ref(key, || Arc::new(RateLimiter::direct(self.quota)));
+        limiter.check().err().map(|refused| {
+            let wait = refused.wait_time_from(self.clock.now());
+            (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+        })
     }
 }

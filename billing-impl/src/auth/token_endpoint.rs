@@ -18,7 +18,7 @@ use super::{
     SCOPES,
     keys::KeyRing,
     secrets::{self, SecretVerifier, Verdict},
-    throttle::FailureThrottle,
+    throttle::{FailureThrottle, GrantLimit},
 };
 use crate::{
     db::{self, Database, DbError, clients::APPROVED},
@@ -36,6 +36,7 @@ pub struct TokenIssuer {
     pub keys: KeyRing,
     pub metrics: Metrics,
     pub throttle: FailureThrottle,
+    pub grants: GrantLimit,
     pub token_ttl: Duration,
 }
 
@@ -322,6 +323,17 @@ async fn issue(
                 StatusCode::TOO_MANY_REQUESTS,
                 "temporarily_unavailable",
                 "too many failed client authentications; retry later",
+            )
+        });
+    }
+    // Before any lookup: a client over its grants costs neither a read nor a secret check.
+    if let Some(seconds) = issuer.grants.check(&throttle_keys[0]) {
+        return Err(OAuthError {
+            retry_after: Some(seconds),
+            ..OAuthError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "temporarily_unavailable",
+                "too many tokens asked for; reuse a token until it expires",
             )
         });
     }

@@ -52,7 +52,7 @@ enum Action {
         #[arg(long, default_value = "default")]
         rate: Setting<Rate>,
         /// The burst of its rate (requests at once); one second's worth by default.
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::limits::MAX_RATE)))]
         burst: Option<u32>,
         /// Its quota across instances: N/minute, N/hour, N/day or N/month (UTC calendar
         /// windows), `none`, or `default` (BILLING_DEFAULT_QUOTA).
@@ -67,7 +67,7 @@ enum Action {
         #[arg(long, required_unless_present = "quota")]
         rate: Option<Setting<Rate>>,
         /// The burst of an N/s rate; one second's worth by default.
-        #[arg(long, requires = "rate", value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, requires = "rate", value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::limits::MAX_RATE)))]
         burst: Option<u32>,
         /// N/minute, N/hour, N/day or N/month, `none` or `default`.
         #[arg(long)]

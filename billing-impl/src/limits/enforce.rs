@@ -84,8 +84,15 @@ impl Enforcer {
                 entries.push(entry);
             }
             let (start, end) = window(quota, now);
-            let remaining = if refused.is_some() {
-                self.quotas.peek(client, quota, now).await
+            let remaining = if let Some((_, wait)) = refused {
+                let remaining = self.quotas.peek(client, quota, now).await;
+                let until_next_window = seconds_until(end, now);
+                if remaining == 0 && until_next_window > wait {
+                    // The quota is spent too: the rate's short wait would only earn the
+                    // client another refusal, so the answer names the longer one.
+                    refused = Some((Limit::Quota, until_next_window));
+                }
+                remaining
             } else {
                 match self.quotas.check(client, quota, now).await {
                     QuotaCheck::Allowed { remaining } => remaining,

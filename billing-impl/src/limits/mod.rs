@@ -11,6 +11,13 @@ use std::{fmt, str::FromStr};
 use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc};
 use serde::Serialize;
 
+/// The largest rate or burst: they are stored as PostgreSQL `integer`s.
+pub const MAX_RATE: u32 = i32::MAX as u32;
+
+/// The largest quota: the RateLimit fields carry it as a structured-field integer, which
+/// has at most 15 digits (RFC 9651 §3.3.1).
+pub const MAX_QUOTA: i64 = 999_999_999_999_999;
+
 /// Requests smoothed to `per_second` a second, with bursts of up to `burst`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Rate {
@@ -29,12 +36,13 @@ impl FromStr for Rate {
     type Err = String;
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
-        let refused = || format!("`{value}` is not a rate: write N/s, N a whole number from 1");
+        let refused =
+            || format!("`{value}` is not a rate: write N/s, N a whole number from 1 to {MAX_RATE}");
         let count = value.strip_suffix("/s").ok_or_else(refused)?;
         let per_second = count
             .parse::<u32>()
             .ok()
-            .filter(|n| *n > 0)
+            .filter(|n| (1..=MAX_RATE).contains(n))
             .ok_or_else(refused)?;
         Ok(Rate {
             per_second,
@@ -139,8 +147,10 @@ impl FromStr for Quota {
         let limit = count
             .parse::<i64>()
             .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| format!("`{count}` is not a quota's count: a whole number from 1"))?;
+            .filter(|n| (1..=MAX_QUOTA).contains(n))
+            .ok_or_else(|| {
+                format!("`{count}` is not a quota's count: a whole number from 1 to {MAX_QUOTA}")
+            })?;
         Ok(Quota {
             limit,
             unit: unit.parse()?,
@@ -227,10 +237,16 @@ mod tests {
         );
         assert_eq!("none".parse::<Setting<Quota>>(), Ok(Setting::None));
         assert_eq!("default".parse::<Setting<Rate>>(), Ok(Setting::Default));
-        for bad in ["0/s", "20", "20/m", "-1/s", "x/s"] {
+        for bad in ["0/s", "20", "20/m", "-1/s", "x/s", "2147483648/s"] {
             assert!(bad.parse::<Rate>().is_err(), "{bad}");
         }
-        for bad in ["0/day", "100", "100/week", "1.5/day"] {
+        for bad in [
+            "0/day",
+            "100",
+            "100/week",
+            "1.5/day",
+            "1000000000000000/day",
+        ] {
             assert!(bad.parse::<Quota>().is_err(), "{bad}");
         }
     }
