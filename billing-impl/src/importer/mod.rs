@@ -25,6 +25,7 @@ mod inputs;
 mod invoices;
 mod json_lines;
 mod loader;
+mod pace;
 mod progress;
 mod records;
 mod refused;
@@ -41,7 +42,6 @@ use std::{
 use diesel::{Connection, PgConnection};
 use serde::Serialize;
 
-pub use self::source::Format;
 use self::{
     customers::Customers,
     groups::Groups,
@@ -52,6 +52,7 @@ use self::{
     source::Source,
     subscribers::Subscribers,
 };
+pub use self::{pace::Pace, source::Format};
 
 /// What a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -89,6 +90,10 @@ pub struct Options {
     /// The longest record read: a longer line (or CSV record) is rejected, and only its
     /// first bytes are held.
     pub max_record_bytes: usize,
+    /// How fast it writes (`pace`).
+    pub pace: Pace,
+    /// How far behind the primary the replicas may replay under `Pace::Auto`.
+    pub max_replica_lag: std::time::Duration,
 }
 
 /// What loading one file came to, as `billing import` prints it.
@@ -106,6 +111,8 @@ pub struct Summary {
     /// stays), as the run's record says.
     pub outcome: &'static str,
     pub seconds: f64,
+    /// The seconds the load waited for its pace.
+    pub throttled_seconds: f64,
 }
 
 /// Why a record was not loaded: a sentence, and the property it is about when it is one.
