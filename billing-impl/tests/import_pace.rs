@@ -211,3 +211,27 @@ fn auto_waits_for_a_replica_that_stopped_replaying_and_goes_on_when_it_resumes()
     assert!(status.success());
     assert_eq!(count(&mut conn, "invoices"), 10_000);
 }
+
+#[test]
+fn without_pg_monitor_auto_says_so_once_and_loads() {
+    let cluster = own_cluster();
+    let mut conn = PgConnection::establish(&cluster.url()).expect("connect");
+    conn.batch_execute(
+        "CREATE ROLE loader LOGIN; \
+         GRANT ALL ON ALL TABLES IN SCHEMA public TO loader; \
+         GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO loader;",
+    )
+    .expect("a role without pg_monitor");
+    let scratch = Scratch::new();
+    let run = customers_and_run(&scratch, &cluster.url(), 10, 300);
+    let loader = cluster.url().replace("billing@", "loader@");
+    let finished = import(&loader, &["invoices", &run, "--batch-rows", "1000"]);
+    assert_eq!(finished.code, 0, "{}", finished.stderr);
+    assert_eq!(summary(&finished)["inserted"], 3000);
+    assert_eq!(
+        finished.stderr.matches("lacks pg_monitor").count(),
+        1,
+        "{}",
+        finished.stderr
+    );
+}
