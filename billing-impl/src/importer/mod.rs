@@ -9,7 +9,9 @@
 //! end of each table's module in `db`), leaving out a row the database refuses
 //! (`refused`). What cannot be loaded is written beside the input (`rejects`) and the load
 //! goes on. Each batch commits with the run's counts (`db::import_runs`), so that a run
-//! stopped at any point and started again ends as one clean run does.
+//! stopped at any point and started again ends as one clean run does. After each batch
+//! the import waits as its pace says (`pace`): a cap, or backing off while live traffic or
+//! the replicas suffer.
 //!
 //! Nothing outside the database is harmed: every path is checked before anything is
 //! opened for writing, and the rejects file replaces the last one only at the end.

@@ -106,6 +106,8 @@ const RECOVER: f64 = 0.1;
 const FLOOR: f64 = 0.05;
 /// How often the replicas are read again while the import waits for them.
 const REPLICA_POLL: Duration = Duration::from_millis(200);
+/// How often a wait for the replicas says it still waits.
+const STILL_WAITING_EVERY: Duration = Duration::from_secs(10);
 /// The longest single sleep: a long wait is slept in steps.
 const LONGEST_SLEEP: Duration = Duration::from_secs(1);
 
@@ -332,10 +334,19 @@ impl Auto {
             "waiting for the replicas to replay within {} ms",
             self.max_replica_lag.as_millis()
         );
-        while self
+        let mut said = started;
+        while let Some(lag) = self
             .replica_lag(conn)
-            .is_some_and(|lag| lag > self.max_replica_lag)
+            .filter(|lag| *lag > self.max_replica_lag)
         {
+            if said.elapsed() >= STILL_WAITING_EVERY {
+                said = Instant::now();
+                log::info!(
+                    "still waiting for the replicas: {} ms behind after {:.0} s",
+                    lag.as_millis(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
             thread::sleep(REPLICA_POLL);
         }
         log::info!(
