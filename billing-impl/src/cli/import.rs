@@ -1,10 +1,10 @@
 //! `billing import`: load a billing system's records (`docs/import.md`).
 
-use std::{io::Write, path::PathBuf, process::ExitCode};
+use std::{io::Write, path::PathBuf, process::ExitCode, time::Duration};
 
 use crate::{
     config::DatabaseUrl,
-    importer::{self, Format, ImportError, Kind, Options},
+    importer::{self, Format, ImportError, Kind, Options, Pace},
 };
 
 /// Exit status when some lines were rejected and the rest loaded (with `--atomic`: none
@@ -45,6 +45,17 @@ pub struct Import {
     /// 150 KB; at 1 MiB, the most, a load stays under 64 MB of memory whatever its input.
     #[arg(long, default_value_t = MAX_RECORD_BYTES, value_parser = clap::value_parser!(u32).range(1024..=i64::from(MAX_RECORD_BYTES)))]
     max_record_bytes: u32,
+    /// How fast to write: `auto` backs off while live traffic suffers (other sessions
+    /// waiting on WAL or I/O, its own batches slowing, replicas falling behind) and speeds
+    /// up again; `off` writes as fast as it can (a maintenance window); a number is a cap in
+    /// rows per second. docs/import.md says what `auto` watches.
+    #[arg(long, default_value_t = Pace::Auto, allow_hyphen_values = true)]
+    pace: Pace,
+    /// Milliseconds the replicas may replay behind the primary under `--pace auto` before
+    /// the import waits for them: by default the server's own limit for routing reads to
+    /// them.
+    #[arg(long, env = "BILLING_REPLICA_MAX_LAG_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    max_replica_lag: u64,
 }
 
 /// The default and largest `--max-record-bytes`: 1 MiB.
@@ -61,13 +72,17 @@ impl Import {
             batch_rows,
             atomic,
             max_record_bytes,
+            pace,
+            max_replica_lag,
         } = self;
         let options = Options {
             format,
             rejects,
-            batch_rows: batch_rows as usize,
+            batch_rows: pace.batch_rows(batch_rows as usize),
             atomic,
             max_record_bytes: max_record_bytes as usize,
+            pace,
+            max_replica_lag: Duration::from_millis(max_replica_lag),
         };
         let mut rejected = false;
         // A summary that cannot be written (a full disk behind standard output) is no

@@ -15,6 +15,7 @@ pub mod import_runs;
 pub mod invoices;
 pub mod migrations;
 pub mod pool;
+pub mod pressure;
 mod queue;
 pub mod quota_counts;
 pub mod replicas;

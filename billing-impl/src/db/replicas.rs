@@ -167,16 +167,18 @@ impl Reads {
     }
 }
 
-/// The primary's WAL positions of late, with when they were read.
+/// The primary's WAL positions of late, with when they were read: how long ago the
+/// primary passed a replica's replay position is that replica's lag, for the read routing
+/// here and for the importer's pace alike.
 #[derive(Default)]
-struct PrimaryHistory {
+pub(crate) struct PrimaryHistory {
     samples: VecDeque<(Instant, i64)>,
 }
 
 impl PrimaryHistory {
     /// Records the primary's `position`, read at `now`, keeping a little more than
     /// `max_lag` of them.
-    fn record(&mut self, now: Instant, position: i64, max_lag: Duration) {
+    pub(crate) fn record(&mut self, now: Instant, position: i64, max_lag: Duration) {
         self.samples.push_back((now, position));
         let keep = max_lag * 2 + CHECK_EVERY * 2;
         while self
@@ -190,7 +192,7 @@ impl PrimaryHistory {
 
     /// How long before `now` the primary first passed `replayed`: zero when it has not,
     /// `None` when nothing of the primary is known.
-    fn lag(&self, now: Instant, replayed: i64) -> Option<Duration> {
+    pub(crate) fn lag(&self, now: Instant, replayed: i64) -> Option<Duration> {
         let (_, latest) = self.samples.back()?;
         if replayed >= *latest {
             return Some(Duration::ZERO);

@@ -4,7 +4,7 @@
 //! left out, `refused`), each batch committed with the run's counts. With `--atomic` the
 //! whole file is one transaction, committed only when nothing was rejected.
 
-use std::{cell::RefCell, rc::Rc};
+use std::{cell::RefCell, rc::Rc, time::Instant};
 
 use diesel::{Connection, PgConnection, connection::SimpleConnection};
 
@@ -12,6 +12,7 @@ use super::{
     ImportError, Kind, Options, Rejection, Summary,
     inputs::Inputs,
     loader::Loader,
+    pace::Pacer,
     progress::Progress,
     records::{Record, Records},
     refused,
@@ -44,6 +45,7 @@ pub(super) fn load<L: Loader>(
     let run_id = db::import_runs::start(conn, kind.as_str(), file.name, options.atomic)
         .map_err(|error| stopped("recording the run", &error))?;
     let mut progress = Progress::new(file.name, file.size, file.tally.clone());
+    let mut pacer = Pacer::new(conn, options.pace, options.max_replica_lag);
     let mut counts = Counts::default();
     let mut batches = Batches {
         records: &mut records,
@@ -55,14 +57,14 @@ pub(super) fn load<L: Loader>(
     let loaded = if options.atomic {
         // All or nothing: a reject rolls back what the batches wrote.
         conn.transaction(|conn| {
-            batches.all::<L>(conn, &mut counts, &mut progress)?;
+            batches.all::<L>(conn, &mut counts, &mut progress, &mut pacer)?;
             match counts.rejected {
                 0 => Ok(()),
                 _ => Err(LoadError::Rejected),
             }
         })
     } else {
-        batches.all::<L>(conn, &mut counts, &mut progress)
+        batches.all::<L>(conn, &mut counts, &mut progress, &mut pacer)
     };
     progress.finish(&counts);
     let why = match loaded {
@@ -106,6 +108,7 @@ pub(super) fn load<L: Loader>(
         rejected: counts.rejected,
         outcome,
         seconds: 0.0,
+        throttled_seconds: pacer.throttled().as_secs_f64(),
     })
 }
 
@@ -168,11 +171,16 @@ impl Batches<'_> {
         conn: &mut PgConnection,
         counts: &mut Counts,
         progress: &mut Progress,
+        pacer: &mut Pacer,
     ) -> Result<(), LoadError> {
         conn.batch_execute(L::STAGING)?;
+        let mut started = Instant::now();
         while let Some(after) = conn.transaction(|conn| self.batch::<L>(conn, counts))? {
+            let rows = after.read - counts.read;
             *counts = after;
-            progress.update(counts);
+            pacer.after_batch(conn, rows, started.elapsed());
+            progress.update(counts, pacer.reason());
+            started = Instant::now();
         }
         Ok(())
     }

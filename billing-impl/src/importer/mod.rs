@@ -9,7 +9,9 @@
 //! end of each table's module in `db`), leaving out a row the database refuses
 //! (`refused`). What cannot be loaded is written beside the input (`rejects`) and the load
 //! goes on. Each batch commits with the run's counts (`db::import_runs`), so that a run
-//! stopped at any point and started again ends as one clean run does.
+//! stopped at any point and started again ends as one clean run does. After each batch
+//! the import waits as its pace says (`pace`): a cap, or backing off while live traffic or
+//! the replicas suffer.
 //!
 //! Nothing outside the database is harmed: every path is checked before anything is
 //! opened for writing, and the rejects file replaces the last one only at the end.
@@ -25,6 +27,7 @@ mod inputs;
 mod invoices;
 mod json_lines;
 mod loader;
+mod pace;
 mod progress;
 mod records;
 mod refused;
@@ -41,7 +44,6 @@ use std::{
 use diesel::{Connection, PgConnection};
 use serde::Serialize;
 
-pub use self::source::Format;
 use self::{
     customers::Customers,
     groups::Groups,
@@ -52,6 +54,7 @@ use self::{
     source::Source,
     subscribers::Subscribers,
 };
+pub use self::{pace::Pace, source::Format};
 
 /// What a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -89,6 +92,10 @@ pub struct Options {
     /// The longest record read: a longer line (or CSV record) is rejected, and only its
     /// first bytes are held.
     pub max_record_bytes: usize,
+    /// How fast it writes (`pace`).
+    pub pace: Pace,
+    /// How far behind the primary the replicas may replay under `Pace::Auto`.
+    pub max_replica_lag: std::time::Duration,
 }
 
 /// What loading one file came to, as `billing import` prints it.
@@ -106,6 +113,8 @@ pub struct Summary {
     /// stays), as the run's record says.
     pub outcome: &'static str,
     pub seconds: f64,
+    /// The seconds the load waited for its pace.
+    pub throttled_seconds: f64,
 }
 
 /// Why a record was not loaded: a sentence, and the property it is about when it is one.

@@ -48,21 +48,24 @@ impl Progress {
         }
     }
 
-    /// Shows `counts`, after a batch committed.
-    pub fn update(&mut self, counts: &Counts) {
+    /// Shows `counts`, after a batch committed, and why the load waited after it if it
+    /// did (`throttled`).
+    pub fn update(&mut self, counts: &Counts, throttled: Option<&str>) {
         let rate = counts.read as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
+        let throttled = throttled.map_or_else(String::new, |why| format!(", throttled ({why})"));
         match &self.bar {
             Some(bar) => {
                 bar.set_position(self.tally.borrow().bytes);
                 bar.set_message(format!(
-                    "{} lines, {rate:.0} lines/s, {} rejected",
+                    "{} lines, {rate:.0} lines/s, {} rejected{throttled}",
                     counts.read, counts.rejected
                 ));
             }
             None if self.logged.elapsed() >= LOG_EVERY => {
                 self.logged = Instant::now();
                 log::info!(
-                    "{}: {} lines read, committed up to line {}, {rate:.0} lines/s, {} rejected",
+                    "{}: {} lines read, committed up to line {}, {rate:.0} lines/s, {} \
+                     rejected{throttled}",
                     self.name,
                     counts.read,
                     counts.committed_line,
