@@ -309,16 +309,17 @@ PLAN = (
             Wrk("pooled", "through PgBouncer (transaction mode)", "bills.lua", (64,), server="pgbouncer"),
         ), pairs=3),
     )),
-    # A bill run into copies of the data set, which holds its customers.
+    # A bill run into copies of the data set, which holds its customers; billing import at
+    # full speed (`--pace off`), as in a maintenance window, against COPY.
     Section("shared", (
         Load("copy", "bill run by PostgreSQL's COPY of a CSV (the limit)", "copy"),
     ), database="bill_run_copy"),
     Section("shared", (
-        Load("import-jsonl", "bill run by billing import, JSON Lines", "jsonl"),
-        Load("import-jsonl-again", "the same file again (every row unchanged)", "jsonl"),
+        Load("import-jsonl", "bill run by billing import, JSON Lines", "jsonl", pace="off"),
+        Load("import-jsonl-again", "the same file again (every row unchanged)", "jsonl", pace="off"),
     ), database="bill_run_jsonl"),
     Section("shared", (
-        Load("import-csv", "bill run by billing import, CSV", "csv"),
+        Load("import-csv", "bill run by billing import, CSV", "csv", pace="off"),
     ), database="bill_run_csv"),
     # Bill day: list bills offered at a fixed rate while bill runs load, on cores the two
     # share, each run newer than the one before; the paced run is set against the mean of the
