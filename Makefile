@@ -14,7 +14,7 @@ SCHEMATHESIS := $(TOOLS)/schemathesis-$(SCHEMATHESIS_VERSION)/bin/schemathesis
 # puppeteer-core, from the npm registry, for `make docs-check` (it drives Debian's chromium).
 PUPPETEER_VERSION := 25.16.0
 PUPPETEER := $(TOOLS)/puppeteer-core-$(PUPPETEER_VERSION)/node_modules/puppeteer-core
-# oha, the open-loop load generator of `make bench` (from crates.io; no TLS needed).
+# oha, the open-loop load generator of `make bench` (from crates.io).
 OHA_VERSION := 1.16.0
 OHA := $(TOOLS)/oha-$(OHA_VERSION)/bin/oha
 # diesel's command line, for printing the schema.
@@ -115,8 +115,7 @@ $(SCHEMATHESIS):
 		--disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION) hypothesis==$(HYPOTHESIS_VERSION)
 
 $(OHA):
-	cargo install --quiet --locked oha --version $(OHA_VERSION) \
-		--no-default-features --root $(TOOLS)/oha-$(OHA_VERSION)
+	cargo install --quiet --locked oha --version $(OHA_VERSION) --root $(TOOLS)/oha-$(OHA_VERSION)
 
 $(DIESEL):
 	cargo install --quiet --locked diesel_cli --version $(DIESEL_CLI_VERSION) \
