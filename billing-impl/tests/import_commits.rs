@@ -91,6 +91,13 @@ fn an_atomic_run_stopped_by_a_broken_file_records_nothing_loaded() {
         &["customers", path(&file), "--atomic", "--batch-rows", "100"],
     );
     assert_eq!(finished.code, 3, "stopped: {}", finished.stderr);
+    assert!(
+        finished
+            .stderr
+            .contains("rolled back: nothing of it was committed"),
+        "{}",
+        finished.stderr
+    );
     assert_eq!(count(&mut db.connect(), "customers"), 0);
     let run = &runs(&db.url)[0];
     assert_eq!(
@@ -215,4 +222,91 @@ fn a_row_the_database_refuses_is_rejected_and_the_rest_of_the_run_loads() {
     assert_eq!(count(&mut conn, "customers"), 27);
     assert_eq!(count(&mut conn, "customers WHERE name LIKE 'Refused%'"), 0);
     assert_eq!(runs(&db.url)[0]["outcome"], "loaded with rejects");
+}
+
+#[test]
+fn two_atomic_imports_of_the_same_customers_in_opposite_orders_both_finish() {
+    let db = TestDb::migrated();
+    let scratch = Scratch::new();
+    let named = |codes: Vec<i64>, name: &str| -> String {
+        codes
+            .into_iter()
+            .map(|code| {
+                format!("{{\"idType\": \"CLIENT_CODE\", \"id\": {code}, \"name\": \"{name}\"}}\n")
+            })
+            .collect()
+    };
+    let ascending = scratch.file("ascending.jsonl", named((1..=2000).collect(), "ascending"));
+    let descending = scratch.file(
+        "descending.jsonl",
+        named((1..=2000).rev().collect(), "descending"),
+    );
+    // Many batches each, so that each holds rows the other wants next.
+    let runs: Vec<_> = [ascending, descending]
+        .into_iter()
+        .map(|file| {
+            let url = db.url.clone();
+            std::thread::spawn(move || {
+                import(
+                    &url,
+                    &["customers", path(&file), "--atomic", "--batch-rows", "50"],
+                )
+            })
+        })
+        .collect();
+    let finished: Vec<_> = runs
+        .into_iter()
+        .map(|run| run.join().expect("the import ran"))
+        .collect();
+    for run in &finished {
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    // The two ran one after the other: every customer holds the names of one of them.
+    let mut conn = db.connect();
+    let ascending_names = count(&mut conn, "customers WHERE name = 'ascending'");
+    let descending_names = count(&mut conn, "customers WHERE name = 'descending'");
+    assert!(
+        [(2000, 0), (0, 2000)].contains(&(ascending_names, descending_names)),
+        "{ascending_names} ascending, {descending_names} descending"
+    );
+}
+
+#[test]
+fn an_atomic_run_whose_connection_is_lost_says_nothing_was_committed() {
+    let db = TestDb::migrated();
+    let scratch = Scratch::new();
+    let file = scratch.file("customers.jsonl", customers(1..50_001));
+    let url = db.url.clone();
+    let run = std::thread::spawn(move || {
+        import(
+            &url,
+            &["customers", path(&file), "--atomic", "--batch-rows", "100"],
+        )
+    });
+    let mut conn = db.connect();
+    let bound = Instant::now() + Duration::from_secs(60);
+    let loading = "pg_stat_activity WHERE datname = current_database() \
+                   AND pid <> pg_backend_pid() AND query ILIKE '%import_customers%'";
+    while count(&mut conn, loading) == 0 {
+        assert!(Instant::now() < bound, "the load never started");
+        assert!(!run.is_finished(), "finished before its connection was lost");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    conn.batch_execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .expect("the import's connection ended");
+    let finished = run.join().expect("the import ran");
+    assert_eq!(finished.code, 3, "stopped: {}", finished.stderr);
+    assert!(
+        finished
+            .stderr
+            .contains("rolled back: nothing of it was committed")
+            && !finished.stderr.contains("committed to"),
+        "{}",
+        finished.stderr
+    );
+    assert_eq!(count(&mut conn, "customers"), 0, "all or nothing");
 }

@@ -358,3 +358,69 @@ fn lines_just_under_the_maximum_and_csv_cells_past_it_keep_memory_bounded() {
         1
     );
 }
+
+#[test]
+fn csv_rows_of_a_million_cells_each_keep_memory_bounded_and_are_rejected_naming_why() {
+    let db = TestDb::migrated();
+    let scratch = Scratch::new();
+    // Each row just under the 1 MiB maximum, nearly all of it commas: a million cells.
+    let mut file = gzip(b"idType,id,name\n");
+    let wide = gzip(format!("CLIENT_CODE,1,x{}\n", ",".repeat(1_040_000)).as_bytes());
+    for _ in 0..40 {
+        file.extend_from_slice(&wide);
+    }
+    file.extend(gzip(b"CLIENT_CODE,2,After the wide rows\n"));
+    let input = scratch.file("customers.csv.gz", &file);
+
+    let (finished, peak) = billing_peak_memory(&db.url, &["import", "customers", path(&input)]);
+    assert_eq!(finished.code, 1, "{}", finished.stderr);
+    println!("peak memory, CSV rows of a million cells: {} MB", peak / 1_000_000);
+    assert!(peak > 0 && peak < MEMORY_BOUND, "peak memory {peak} bytes");
+    let rejects = rejects_of(&scratch.path.join("customers.csv.gz.rejects.jsonl"));
+    assert_eq!(rejects.len(), 40);
+    assert_eq!((&rejects[0]["line"], &rejects[39]["line"]), (&Value::from(2), &Value::from(41)));
+    assert_eq!(
+        rejects[0]["reason"], "the row has more than 19 cells, where the header has 3",
+        "{}",
+        rejects[0]
+    );
+    assert_eq!(rejects[0]["truncated"], true);
+    assert!(rejects[0]["input"].as_str().is_some_and(|input| input.len() <= 1024));
+    assert_eq!(
+        count(&mut db.connect(), "customers WHERE code = 2 AND name = 'After the wide rows'"),
+        1
+    );
+}
+
+#[test]
+fn the_largest_batch_keeps_memory_bounded_and_a_larger_one_is_refused() {
+    let db = TestDb::migrated();
+    let scratch = Scratch::new();
+    // The most rows a batch may hold, each small (its cost is per row, not per byte), and
+    // every key twice, so that every row of the batch is also one a later line replaces.
+    let mut lines = String::new();
+    for n in 0..100_000 {
+        lines.push_str(&customer(n % 50_000 + 1, "n"));
+    }
+    let input = scratch.file("customers.jsonl.gz", gzip(lines.as_bytes()));
+    let (finished, peak) = billing_peak_memory(
+        &db.url,
+        &["import", "customers", path(&input), "--batch-rows", "100000"],
+    );
+    assert_eq!(finished.code, 0, "{}", finished.stderr);
+    println!("peak memory, a batch of 100,000 rows: {} MB", peak / 1_000_000);
+    assert!(peak > 0 && peak < MEMORY_BOUND, "peak memory {peak} bytes");
+
+    let refused = billing(
+        &db.url,
+        &["import", "customers", path(&input), "--batch-rows", "100001"],
+        b"",
+    );
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("--batch-rows") && refused.stderr.contains("1..=100000"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(count(&mut db.connect(), "import_runs"), 1, "the refused one is not recorded");
+}

@@ -34,7 +34,8 @@ fn csv_records_are_numbered_by_their_line_whatever_the_line_ends() {
     let db = TestDb::migrated();
     common::seed_demo_into(&db);
     let scratch = Scratch::new();
-    for end in ["\n", "\r\n"] {
+    // A lone `\r` too: the line end of old Mac files, which the CSV parser ends rows at.
+    for end in ["\n", "\r\n", "\r"] {
         // Line 1 the header; a record on 2; a bad one on 3; one on 4 whose quoted cell runs
         // to 5; a bad one on 6; a blank line 7; a bad one on 8.
         let lines = [
@@ -66,8 +67,8 @@ fn csv_records_are_numbered_by_their_line_whatever_the_line_ends() {
             &mut conn,
             "invoices WHERE invoice_number LIKE 'E-3_%continued'"
         ),
-        2,
-        "the quoted line end kept as written, LF and CRLF"
+        3,
+        "the quoted line end kept as written, LF, CRLF and CR"
     );
 }
 

@@ -55,6 +55,7 @@ pub(super) fn load<L: Loader>(
     let loaded = if options.atomic {
         // All or nothing: a reject rolls back what the batches wrote.
         conn.transaction(|conn| {
+            db::import_runs::load_alone(conn)?;
             batches.all::<L>(conn, &mut counts, &mut progress)?;
             match counts.rejected {
                 0 => Ok(()),
@@ -65,14 +66,22 @@ pub(super) fn load<L: Loader>(
         batches.all::<L>(conn, &mut counts, &mut progress)
     };
     progress.finish(&counts);
+    // What a stop leaves: with `--atomic`, nothing; else every batch before it.
+    let left = match options.atomic {
+        true => "rolled back: nothing of it was committed".to_owned(),
+        false => match counts.committed_line {
+            0 => "nothing of it was committed".to_owned(),
+            line => format!("committed to line {line}"),
+        },
+    };
     let why = match loaded {
         Ok(()) => None,
         Err(LoadError::Rejected) => None,
-        Err(LoadError::Database(error)) => Some(stopped(
-            &format!("stopped after line {} (committed)", counts.committed_line),
+        Err(LoadError::Database(error)) => Some(stopped(&format!("stopped ({left})"), &error)),
+        Err(LoadError::Input(error)) => Some(stopped(
+            &format!("stopped reading it ({left})"),
             &error,
         )),
-        Err(LoadError::Input(error)) => Some(stopped("reading it", &error)),
     };
     if options.atomic && (why.is_some() || counts.rejected > 0) {
         counts.nothing_written();
@@ -184,6 +193,9 @@ impl Batches<'_> {
         conn: &mut PgConnection,
         counts: &Counts,
     ) -> Result<Option<Counts>, LoadError> {
+        if !self.options.atomic {
+            db::import_runs::load_beside_others(conn)?;
+        }
         conn.batch_execute(&format!("TRUNCATE {}", L::TABLE))?;
         self.inputs.clear()?;
         let mut batch = Counts::default();

@@ -18,6 +18,11 @@ use super::{
 /// How many bytes of an over-long record the rejects show.
 pub const SHOWN_BYTES: usize = 1024;
 
+/// The cells a CSV row may have beyond its kind's columns before it is read past without
+/// holding them: a row of another number than its header's is rejected either way, and a
+/// megabyte of commas is a million cells (8 bytes each where they end, 16 as slices).
+pub const EXTRA_CELLS: usize = 16;
+
 /// How a CSV cell becomes its property's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cell {
@@ -90,7 +95,7 @@ impl Records {
         match source.format {
             Format::Jsonl => Ok(Records::Jsonl(JsonLines::new(source.reader, max_bytes))),
             Format::Csv => {
-                let mut rows = CsvRows::new(source.reader, max_bytes);
+                let mut rows = CsvRows::new(source.reader, max_bytes, columns.len() + EXTRA_CELLS);
                 match rows.read() {
                     Err(error) => Err(format!("{}: {error}", source.name)),
                     Ok(None) => Err(format!(
@@ -100,6 +105,13 @@ impl Records {
                     Ok(Some(Row::TooLong { .. })) => Err(format!(
                         "{}: the header is longer than {max_bytes} bytes (--max-record-bytes)",
                         source.name
+                    )),
+                    Ok(Some(Row::TooWide { .. })) => Err(format!(
+                        "{}: the header has more than {} cells, and these records have {} \
+                         columns",
+                        source.name,
+                        columns.len() + EXTRA_CELLS,
+                        columns.len()
                     )),
                     Ok(Some(Row::Unclosed { .. })) => Err(format!(
                         "{}: a quote of the header is not closed before the end of the file",
@@ -139,6 +151,16 @@ impl Records {
                     truncated: true,
                     object: Err(Rejection::new(format!(
                         "the record is longer than {max_bytes} bytes (--max-record-bytes)"
+                    ))),
+                })),
+                Ok(Some(Row::TooWide { line, start })) => Some(Ok(Record {
+                    line,
+                    input: shown(&start),
+                    truncated: true,
+                    object: Err(Rejection::new(format!(
+                        "the row has more than {} cells, where the header has {}",
+                        columns.len() + EXTRA_CELLS,
+                        columns.len()
                     ))),
                 })),
                 Ok(Some(Row::Unclosed { line, start })) => Some(Ok(Record {
@@ -274,6 +296,8 @@ mod tests {
 
     /// The largest record in these tests: small, so that arbitrary inputs pass it often.
     const MAX: usize = 64;
+    /// The most cells of a CSV row in these tests.
+    const CELLS: usize = 8;
 
     /// Bytes as files hold them: arbitrary, with the ones that mean something to the
     /// readers frequent.
@@ -290,9 +314,17 @@ mod tests {
         })
     }
 
-    /// The 1-based line of the byte at `at`.
+    /// The 1-based line of the byte at `at`, lines ended by `\n`, `\r\n` or a lone `\r`.
     fn line_of(input: &[u8], at: usize) -> u64 {
-        input[..at].iter().filter(|&&byte| byte == b'\n').count() as u64 + 1
+        let before = &input[..at];
+        let ends = before
+            .iter()
+            .enumerate()
+            .filter(|&(index, &byte)| {
+                byte == b'\r' || (byte == b'\n' && (index == 0 || before[index - 1] != b'\r'))
+            })
+            .count();
+        ends as u64 + 1
     }
 
     proptest! {
@@ -348,13 +380,13 @@ mod tests {
                 let cells: Vec<Vec<u8>> = row.iter().map(<[u8]>::to_vec).collect();
                 expected.push((line_of(&input, start), cells));
             }
-            let mut rows = CsvRows::new(Box::new(Cursor::new(input.clone())), MAX);
+            let mut rows = CsvRows::new(Box::new(Cursor::new(input.clone())), MAX, CELLS);
             let mut found = Vec::new();
             while let Some(row) = rows.read().expect("bytes in memory read") {
                 prop_assert!(rows.held() <= 4 * MAX + 4096, "held {}", rows.held());
                 found.push(match row {
                     Row::Cells { line } => (line, Some(rows.cells().map(<[u8]>::to_vec).collect::<Vec<_>>())),
-                    Row::TooLong { line, start } | Row::Unclosed { line, start } => {
+                    Row::TooLong { line, start } | Row::TooWide { line, start } | Row::Unclosed { line, start } => {
                         prop_assert!(start.len() <= SHOWN_BYTES);
                         (line, None)
                     }
@@ -365,6 +397,9 @@ mod tests {
                 prop_assert_eq!(line, expected_line);
                 if let Some(cells) = cells {
                     prop_assert_eq!(cells, expected_cells);
+                }
+                if expected_cells.len() > CELLS {
+                    prop_assert!(cells.is_none(), "{} cells held", expected_cells.len());
                 }
             }
         }
