@@ -289,7 +289,10 @@ fn an_atomic_run_whose_connection_is_lost_says_nothing_was_committed() {
                    AND pid <> pg_backend_pid() AND query ILIKE '%import_customers%'";
     while count(&mut conn, loading) == 0 {
         assert!(Instant::now() < bound, "the load never started");
-        assert!(!run.is_finished(), "finished before its connection was lost");
+        assert!(
+            !run.is_finished(),
+            "finished before its connection was lost"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     std::thread::sleep(Duration::from_millis(300));

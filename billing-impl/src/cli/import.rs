@@ -95,12 +95,13 @@ impl Import {
             Ok(()) if unwritten => ExitCode::from(STOPPED),
             Ok(()) if rejected => ExitCode::from(SOME_REJECTED),
             Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                log::error!("{error}");
-                ExitCode::from(match error {
-                    ImportError::Refused(_) => REFUSED,
-                    ImportError::Stopped(_) => STOPPED,
-                })
+            Err(ImportError::Refused(why)) => {
+                log::error!("refused, nothing was written: {why}");
+                ExitCode::from(REFUSED)
+            }
+            Err(ImportError::Stopped(why)) => {
+                log::error!("{why}");
+                ExitCode::from(STOPPED)
             }
         }
     }

@@ -78,10 +78,9 @@ pub(super) fn load<L: Loader>(
         Ok(()) => None,
         Err(LoadError::Rejected) => None,
         Err(LoadError::Database(error)) => Some(stopped(&format!("stopped ({left})"), &error)),
-        Err(LoadError::Input(error)) => Some(stopped(
-            &format!("stopped reading it ({left})"),
-            &error,
-        )),
+        Err(LoadError::Input(error)) => {
+            Some(stopped(&format!("stopped reading it ({left})"), &error))
+        }
     };
     if options.atomic && (why.is_some() || counts.rejected > 0) {
         counts.nothing_written();

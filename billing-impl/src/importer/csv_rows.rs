@@ -225,9 +225,9 @@ mod tests {
                             .collect(),
                     ),
                 ),
-                Row::TooLong { line, .. } | Row::TooWide { line, .. } | Row::Unclosed { line, .. } => {
-                    (line, None)
-                }
+                Row::TooLong { line, .. }
+                | Row::TooWide { line, .. }
+                | Row::Unclosed { line, .. } => (line, None),
             });
         }
         found
