@@ -313,3 +313,104 @@ fn an_atomic_run_whose_connection_is_lost_says_nothing_was_committed() {
     );
     assert_eq!(count(&mut conn, "customers"), 0, "all or nothing");
 }
+
+/// Starts `billing import ARGS`, sends it `signal` (`TERM`, `INT`) once it is loading, and
+/// waits for it: its exit status and what it logged.
+fn signalled_mid_run(url: &str, args: &[&str], signal: &str) -> (i32, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_billing"))
+        .arg("import")
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start");
+    let mut conn = diesel::Connection::establish(url).expect("connect");
+    let bound = Instant::now() + Duration::from_secs(60);
+    let loading = "pg_stat_activity WHERE datname = current_database() \
+                   AND pid <> pg_backend_pid() AND query ILIKE '%import_customers%'";
+    while count(&mut conn, loading) == 0 {
+        assert!(Instant::now() < bound, "the load never started");
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "finished before the signal"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let sent = Command::new("kill")
+        .args(["-s", signal, &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let output = child.wait_with_output().expect("reaped");
+    (
+        output
+            .status
+            .code()
+            .expect("exited, not killed by the signal"),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The `.partial` files left in `folder`.
+fn partial_files(folder: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(folder)
+        .expect("the folder")
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".partial"))
+        .collect()
+}
+
+#[test]
+fn sigterm_or_sigint_stops_a_load_cleanly_and_leaves_no_temporary_file() {
+    let db = TestDb::migrated();
+    let scratch = Scratch::new();
+    // A reject on line 1, so that the rejects file is being written when the signal comes.
+    let mut lines = "{\"idType\": \"CLIENT_CODE\", \"id\": -1, \"name\": \"Bad\"}\n".to_owned();
+    lines.push_str(&customers(1..100_001));
+    let file = scratch.file("customers.jsonl", lines);
+
+    let (code, stderr) = signalled_mid_run(
+        &db.url,
+        &["customers", path(&file), "--batch-rows", "100"],
+        "TERM",
+    );
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("stopped by SIGTERM (committed to line"),
+        "{stderr}"
+    );
+    assert_eq!(partial_files(&scratch.path), Vec::<String>::new());
+    let rejects = rejects_of(&scratch.path.join("customers.jsonl.rejects.jsonl"));
+    assert_eq!(rejects.len(), 1, "the rejects found before the stop");
+    let mut conn = db.connect();
+    let loaded = count(&mut conn, "customers");
+    assert!(
+        loaded > 0 && loaded < 100_000,
+        "{loaded} loaded: the batches before it"
+    );
+    let run = &runs(&db.url)[0];
+    assert_eq!(
+        (run["outcome"].as_str(), run["inserted"].as_i64()),
+        (Some("stopped"), Some(loaded)),
+        "{run}"
+    );
+
+    // Ctrl-C during an --atomic run: nothing of it stays.
+    conn.batch_execute("DELETE FROM customers")
+        .expect("emptied");
+    let (code, stderr) = signalled_mid_run(
+        &db.url,
+        &["customers", path(&file), "--atomic", "--batch-rows", "100"],
+        "INT",
+    );
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("stopped by SIGINT (rolled back: nothing of it was committed)"),
+        "{stderr}"
+    );
+    assert_eq!(partial_files(&scratch.path), Vec::<String>::new());
+    assert_eq!(count(&mut conn, "customers"), 0, "all or nothing");
+}

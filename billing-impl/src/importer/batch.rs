@@ -11,6 +11,7 @@ use diesel::{Connection, PgConnection, connection::SimpleConnection};
 use super::{
     ImportError, Kind, Options, Rejection, Summary,
     inputs::Inputs,
+    interrupt::Interrupt,
     loader::Loader,
     progress::Progress,
     records::{Record, Records},
@@ -20,9 +21,11 @@ use super::{
 };
 use crate::db::{self, import_runs::Counts};
 
-/// The file an import loads: its name, size, what was read of it, and where its rejects go.
+/// The file an import loads: its name, size, what was read of it, and where its rejects go;
+/// and the signals that stop it.
 pub(super) struct File<'a> {
     pub name: &'a str,
+    pub interrupt: &'a Interrupt,
     pub size: Option<u64>,
     pub tally: &'a Rc<RefCell<Tally>>,
     pub rejects: Rejects,
@@ -51,6 +54,7 @@ pub(super) fn load<L: Loader>(
         inputs,
         options,
         run_id,
+        interrupt: file.interrupt,
     };
     let loaded = if options.atomic {
         // All or nothing: a reject rolls back what the batches wrote.
@@ -78,6 +82,10 @@ pub(super) fn load<L: Loader>(
         Ok(()) => None,
         Err(LoadError::Rejected) => None,
         Err(LoadError::Database(error)) => Some(stopped(&format!("stopped ({left})"), &error)),
+        Err(LoadError::Interrupted(signal)) => Some(ImportError::Stopped(format!(
+            "{}: stopped by {signal} ({left})",
+            file.name
+        ))),
         Err(LoadError::Input(error)) => {
             Some(stopped(&format!("stopped reading it ({left})"), &error))
         }
@@ -123,6 +131,8 @@ enum LoadError {
     Input(std::io::Error),
     /// An atomic load had rejects: its transaction is rolled back.
     Rejected,
+    /// A signal (named) asked the process to stop.
+    Interrupted(&'static str),
 }
 
 impl From<diesel::result::Error> for LoadError {
@@ -167,6 +177,7 @@ struct Batches<'a> {
     inputs: Inputs,
     options: &'a Options,
     run_id: i64,
+    interrupt: &'a Interrupt,
 }
 
 impl Batches<'_> {
@@ -269,6 +280,9 @@ impl Batches<'_> {
             rejected: 0,
         };
         while chunk.read < rows as u64 && chunk.bytes < CHUNK_BYTES as u64 {
+            if let Some(signal) = self.interrupt.caught() {
+                return Err(LoadError::Interrupted(signal));
+            }
             let Some(record) = self.records.next_record() else {
                 break;
             };
