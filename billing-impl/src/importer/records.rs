@@ -11,6 +11,7 @@ use serde_json::{Map, Number, Value};
 use super::{
     Rejection,
     csv_rows::{CsvRows, Row},
+    fields,
     json_lines::JsonLines,
     source::{Format, Source},
 };
@@ -30,8 +31,9 @@ pub enum Cell {
     Text,
     /// A JSON number without a fraction.
     Integer,
-    /// Any JSON number.
-    Number,
+    /// An amount: a JSON number of at most two decimals, told by its text (a number read
+    /// into a double cannot tell `9999999999999.991` from `9999999999999.99`).
+    Money,
 }
 
 /// A property a CSV file of a kind may name in its header.
@@ -93,7 +95,18 @@ impl Records {
         max_bytes: usize,
     ) -> Result<Self, String> {
         match source.format {
-            Format::Jsonl => Ok(Records::Jsonl(JsonLines::new(source.reader, max_bytes))),
+            Format::Jsonl => {
+                let money = columns
+                    .iter()
+                    .filter(|column| column.cell == Cell::Money)
+                    .map(|column| column.name)
+                    .collect();
+                Ok(Records::Jsonl(JsonLines::new(
+                    source.reader,
+                    max_bytes,
+                    money,
+                )))
+            }
             Format::Csv => {
                 let mut rows = CsvRows::new(source.reader, max_bytes, columns.len() + EXTRA_CELLS);
                 match rows.read() {
@@ -251,9 +264,14 @@ fn csv_object(row: &[&[u8]], columns: &[&'static Column]) -> Result<Map<String, 
                 .filter(|_| !cell.starts_with('+'))
                 .map(Value::from)
                 .ok_or_else(|| Rejection::at(column.name, "is not a whole number"))?,
-            Cell::Number => serde_json::from_str::<Number>(cell)
-                .map(Value::Number)
-                .map_err(|_| Rejection::at(column.name, "is not a number"))?,
+            Cell::Money => {
+                let number = serde_json::from_str::<Number>(cell)
+                    .map_err(|_| Rejection::at(column.name, "is not a number"))?;
+                if let Err(problem) = fields::two_decimals(cell) {
+                    return Err(Rejection::at(column.name, problem));
+                }
+                Value::Number(number)
+            }
         };
         match column.name.split_once('.') {
             None => {
@@ -332,7 +350,7 @@ mod tests {
 
         #[test]
         fn json_lines_of_any_bytes_are_numbered_as_the_input_and_held_within_the_maximum(input in bytes()) {
-            let mut lines = JsonLines::new(Box::new(Cursor::new(input.clone())), MAX);
+            let mut lines = JsonLines::new(Box::new(Cursor::new(input.clone())), MAX, vec!["a"]);
             // What each line of the input is, by its number.
             let expected: Vec<(u64, &[u8])> = input
                 .split(|&byte| byte == b'\n')
