@@ -389,3 +389,58 @@ fn an_amount_of_more_than_two_decimals_is_a_reject_even_where_a_double_cannot_te
         1
     );
 }
+
+#[test]
+fn a_contract_with_a_leading_zero_is_a_reject_not_a_changed_number() {
+    let db = TestDb::migrated();
+    common::seed_demo_into(&db);
+    let scratch = Scratch::new();
+    let invoice = |number: &str, contract: &str| {
+        format!(
+            "{{\"customer\": {{\"idType\": \"CLIENT_CODE\", \"id\": 1001}}, \
+             \"invoiceNumber\": \"{number}\", \"billDate\": \"2026-12-01\", \
+             \"invoiceAmount\": 1, \"invoiceBalace\": 1, \"invoiceStatus\": \"OPEN\", \
+             \"contract\": \"{contract}\"}}\n"
+        )
+    };
+    let lines = [
+        invoice("Z-1", "770001"),
+        invoice("Z-2", "0770001"),
+        invoice("Z-3", "0"),
+        invoice("Z-4", "00"),
+    ]
+    .concat();
+    let file = scratch.file("bills.jsonl", lines);
+    let finished = import(&db.url, &["invoices", path(&file)]);
+    assert_eq!(finished.code, 1, "{}", finished.stderr);
+    assert_eq!(
+        rejects_of(&scratch.path.join("bills.jsonl.rejects.jsonl")),
+        [
+            (2, Some("contract".to_owned())),
+            (4, Some("contract".to_owned()))
+        ]
+    );
+    let mut conn = db.connect();
+    assert_eq!(
+        count(
+            &mut conn,
+            "invoices WHERE (invoice_number, contract_number) IN (('Z-1', 770001), ('Z-3', 0))"
+        ),
+        2
+    );
+    assert_eq!(
+        count(&mut conn, "invoices WHERE invoice_number IN ('Z-2', 'Z-4')"),
+        0
+    );
+
+    // A subscriber's contract, the same.
+    let subscriber = "{\"customer\": {\"idType\": \"CLIENT_CODE\", \"id\": 1001}, \
+                      \"msisdn\": 50499009999, \"contract\": \"012\"}\n";
+    let file = scratch.file("subscribers.jsonl", subscriber);
+    let finished = import(&db.url, &["subscribers", path(&file)]);
+    assert_eq!(finished.code, 1, "{}", finished.stderr);
+    assert_eq!(
+        rejects_of(&scratch.path.join("subscribers.jsonl.rejects.jsonl")),
+        [(1, Some("contract".to_owned()))]
+    );
+}

@@ -111,10 +111,19 @@ pub fn optional_text(field: &str, value: Option<&str>, max: usize) -> Result<(),
 }
 
 /// A number written in digits only (a contract number, an MSISDN in a reference), as the
-/// whole number it is.
+/// whole number it is. The contract writes these as strings, but the API filters bills by
+/// `contractNumber`, an int64, and the database keeps the number: a leading zero, which
+/// the number would drop (`007` answered as `7`), is refused rather than lost.
 pub fn digits(field: &str, value: &str) -> Result<i64, Rejection> {
     if value.is_empty() || value.len() > 18 || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Rejection::at(field, "is not 1 to 18 digits"));
+    }
+    if value.len() > 1 && value.starts_with('0') {
+        return Err(Rejection::at(
+            field,
+            "starts with a zero, which it is not kept with: it is stored, and filtered by, as \
+             the number it is",
+        ));
     }
     value
         .parse()
