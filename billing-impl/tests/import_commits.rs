@@ -414,3 +414,42 @@ fn sigterm_or_sigint_stops_a_load_cleanly_and_leaves_no_temporary_file() {
     assert_eq!(partial_files(&scratch.path), Vec::<String>::new());
     assert_eq!(count(&mut conn, "customers"), 0, "all or nothing");
 }
+
+#[test]
+fn a_row_refused_with_any_integrity_code_is_rejected_and_the_run_goes_on() {
+    let db = TestDb::migrated();
+    let scratch = Scratch::new();
+    // A rule of the database the importer does not know, whose code (23000, the class's
+    // own) the client has no name for: a trigger such as an operator adds.
+    db.connect()
+        .batch_execute(
+            "CREATE FUNCTION held_names() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 RAISE EXCEPTION 'names on hold' USING ERRCODE = 'integrity_constraint_violation';
+             END $$;
+             CREATE TRIGGER customers_held BEFORE INSERT OR UPDATE ON customers
+                 FOR EACH ROW WHEN (NEW.name LIKE 'Held%') EXECUTE FUNCTION held_names();",
+        )
+        .expect("a trigger");
+    let mut lines = customers(1..5);
+    lines.push_str("{\"idType\": \"CLIENT_CODE\", \"id\": 5, \"name\": \"Held 5\"}\n");
+    lines.push_str(&customers(6..30));
+    let file = scratch.file("customers.jsonl", &lines);
+    let finished = import(&db.url, &["customers", path(&file), "--batch-rows", "10"]);
+    assert_eq!(
+        finished.code, 1,
+        "a reject, not a stop: {}",
+        finished.stderr
+    );
+    let rejects = rejects_of(&scratch.path.join("customers.jsonl.rejects.jsonl"));
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(rejects[0]["line"], 5);
+    let reason = rejects[0]["reason"].as_str().expect("a reason");
+    assert_eq!(
+        reason,
+        "the database refused it: it breaks one of its rules"
+    );
+    let mut conn = db.connect();
+    assert_eq!(count(&mut conn, "customers"), 28);
+    assert_eq!(runs(&db.url)[0]["outcome"], "loaded with rejects");
+}

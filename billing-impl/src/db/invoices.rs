@@ -628,6 +628,6 @@ pub fn staged_superseded(conn: &mut PgConnection) -> QueryResult<Vec<Superseded>
 
 /// Writes the staged invoices (`import_invoices`), changing only what differs from what is
 /// stored.
-pub fn upsert_staged(conn: &mut PgConnection) -> QueryResult<Written> {
-    diesel::sql_query(WRITE.as_str()).get_result(conn)
+pub fn upsert_staged(conn: &mut PgConnection, run_id: i64) -> QueryResult<Written> {
+    super::staged::write(conn, WRITE.as_str(), run_id)
 }

@@ -27,6 +27,17 @@ pub struct Superseded {
     pub same: bool,
 }
 
+/// Runs `statement`, an upsert of staged rows answering what it wrote (`$1` the run's id,
+/// when it names it), through `import_write` (migration 000013): an integrity violation of
+/// any code in SQLSTATE class 23 comes back as a check violation naming the rule, so that
+/// the row is told refused whatever the code, and any other failure as it is.
+pub fn write(conn: &mut PgConnection, statement: &str, run_id: i64) -> QueryResult<Written> {
+    diesel::sql_query("SELECT inserted, updated FROM import_write($1, $2)")
+        .bind::<Text, _>(statement)
+        .bind::<BigInt, _>(run_id)
+        .get_result(conn)
+}
+
 /// What an upsert wrote.
 #[derive(Debug, Default, QueryableByName)]
 pub struct Written {

@@ -122,8 +122,8 @@ impl Loader for Invoices {
         db::invoices::staged_superseded(conn)
     }
 
-    fn write(conn: &mut PgConnection, _run_id: i64) -> QueryResult<Written> {
-        db::invoices::upsert_staged(conn)
+    fn write(conn: &mut PgConnection, run_id: i64) -> QueryResult<Written> {
+        db::invoices::upsert_staged(conn, run_id)
     }
 }
 
