@@ -66,3 +66,44 @@ pub fn without_customer(
     .bind::<BigInt, _>(from_line)
     .load(conn)
 }
+
+/// Declares a kind's staging table from one list of its columns, in one order: the diesel
+/// table its rows are copied into (`line` first), the row copied (`Row`), the statement
+/// that creates the temporary table (`STAGING`, named `TABLE`), and the names of its
+/// columns after `line` (`STAGED_COLUMNS`), from which a table's statements may build
+/// theirs.
+macro_rules! staging {
+    ($table:ident { $($column:ident: $rust:ty => $diesel:ty = $sql:literal),+ $(,)? }) => {
+        diesel::table! {
+            $table (line) {
+                line -> Int8,
+                $($column -> $diesel,)+
+            }
+        }
+
+        /// A record as staged: the line it was read on, then its columns.
+        #[derive(diesel::Insertable)]
+        #[diesel(table_name = $table, treat_none_as_default_value = false)]
+        pub struct Row {
+            pub line: i64,
+            $(pub $column: $rust,)+
+        }
+
+        /// The staging table, a temporary table of the session.
+        pub const TABLE: &str = stringify!($table);
+
+        /// Its columns after `line`, in order.
+        #[allow(dead_code)]
+        pub const STAGED_COLUMNS: &[&str] = &[$(stringify!($column)),+];
+
+        /// Creates the staging table, if it is not there.
+        pub const STAGING: &str = concat!(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS ",
+            stringify!($table),
+            " (line BIGINT NOT NULL",
+            $(", ", stringify!($column), " ", $sql,)+
+            ")"
+        );
+    };
+}
+pub(crate) use staging;
