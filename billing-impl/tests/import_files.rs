@@ -358,3 +358,175 @@ fn lines_just_under_the_maximum_and_csv_cells_past_it_keep_memory_bounded() {
         1
     );
 }
+
+#[test]
+fn csv_rows_of_a_million_cells_each_keep_memory_bounded_and_are_rejected_naming_why() {
+    let db = TestDb::migrated();
+    let scratch = Scratch::new();
+    // Each row just under the 1 MiB maximum, nearly all of it commas: a million cells.
+    let mut file = gzip(b"idType,id,name\n");
+    let wide = gzip(format!("CLIENT_CODE,1,x{}\n", ",".repeat(1_040_000)).as_bytes());
+    for _ in 0..40 {
+        file.extend_from_slice(&wide);
+    }
+    file.extend(gzip(b"CLIENT_CODE,2,After the wide rows\n"));
+    let input = scratch.file("customers.csv.gz", &file);
+
+    let (finished, peak) = billing_peak_memory(&db.url, &["import", "customers", path(&input)]);
+    assert_eq!(finished.code, 1, "{}", finished.stderr);
+    println!(
+        "peak memory, CSV rows of a million cells: {} MB",
+        peak / 1_000_000
+    );
+    assert!(peak > 0 && peak < MEMORY_BOUND, "peak memory {peak} bytes");
+    let rejects = rejects_of(&scratch.path.join("customers.csv.gz.rejects.jsonl"));
+    assert_eq!(rejects.len(), 40);
+    assert_eq!(
+        (&rejects[0]["line"], &rejects[39]["line"]),
+        (&Value::from(2), &Value::from(41))
+    );
+    assert_eq!(
+        rejects[0]["reason"], "the row has more than 19 cells, where the header has 3",
+        "{}",
+        rejects[0]
+    );
+    assert_eq!(rejects[0]["truncated"], true);
+    assert!(
+        rejects[0]["input"]
+            .as_str()
+            .is_some_and(|input| input.len() <= 1024)
+    );
+    assert_eq!(
+        count(
+            &mut db.connect(),
+            "customers WHERE code = 2 AND name = 'After the wide rows'"
+        ),
+        1
+    );
+}
+
+#[test]
+fn the_largest_batch_keeps_memory_bounded_and_a_larger_one_is_refused() {
+    let db = TestDb::migrated();
+    let scratch = Scratch::new();
+    // The most rows a batch may hold, each small (its cost is per row, not per byte), and
+    // every key twice, so that every row of the batch is also one a later line replaces.
+    let mut lines = String::new();
+    for n in 0..100_000 {
+        lines.push_str(&customer(n % 50_000 + 1, "n"));
+    }
+    let input = scratch.file("customers.jsonl.gz", gzip(lines.as_bytes()));
+    let (finished, peak) = billing_peak_memory(
+        &db.url,
+        &[
+            "import",
+            "customers",
+            path(&input),
+            "--batch-rows",
+            "100000",
+        ],
+    );
+    assert_eq!(finished.code, 0, "{}", finished.stderr);
+    println!(
+        "peak memory, a batch of 100,000 rows: {} MB",
+        peak / 1_000_000
+    );
+    assert!(peak > 0 && peak < MEMORY_BOUND, "peak memory {peak} bytes");
+
+    let refused = billing(
+        &db.url,
+        &[
+            "import",
+            "customers",
+            path(&input),
+            "--batch-rows",
+            "100001",
+        ],
+        b"",
+    );
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("--batch-rows") && refused.stderr.contains("1..=100000"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        count(&mut db.connect(), "import_runs"),
+        1,
+        "the refused one is not recorded"
+    );
+}
+
+/// Runs `billing import ARGS` as the user `nobody` (the tests run as root, which may
+/// replace any file): its exit status and what it logged.
+fn import_as_nobody(url: &str, args: &[&str]) -> (i32, String) {
+    let output = std::process::Command::new("runuser")
+        .args(["-u", "nobody", "--", "env"])
+        .arg(format!("DATABASE_URL={url}"))
+        .arg("RUST_LOG=info")
+        .arg(common::process::billing_binary())
+        .arg("import")
+        .args(args)
+        .output()
+        .expect("runuser runs");
+    (
+        output.status.code().expect("exited"),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_rejects_path_that_could_not_be_replaced_is_refused_before_anything_loads() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let db = TestDb::migrated();
+    let scratch = Scratch::new();
+    let input = scratch.file("customers.jsonl", one_good_one_bad());
+    if std::fs::metadata(&input).expect("the input").uid() != 0 {
+        println!("skipped: making another user's file takes root");
+        return;
+    }
+    // A folder like /tmp: anyone writes in it, only a file's owner replaces it. The last
+    // run's rejects there are root's.
+    let folder = |mode| {
+        std::fs::set_permissions(&scratch.path, std::fs::Permissions::from_mode(mode))
+            .expect("the folder's mode")
+    };
+    folder(0o1777);
+    let last_run = "{\"line\":3,\"reason\":\"an earlier run's\",\"input\":\"x\"}\n";
+    let rejects = scratch.file("customers.jsonl.rejects.jsonl", last_run);
+    let (code, stderr) = import_as_nobody(&db.url, &["customers", path(&input)]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("refused, nothing was written")
+            && stderr.contains("belongs to another user")
+            && stderr.contains("sticky"),
+        "{stderr}"
+    );
+    let mut conn = db.connect();
+    assert_eq!(count(&mut conn, "customers"), 0, "nothing was loaded");
+    assert_eq!(count(&mut conn, "import_runs"), 0);
+    assert_eq!(std::fs::read_to_string(&rejects).expect("kept"), last_run);
+
+    // A folder it may not write in at all: refused the same way.
+    folder(0o755);
+    let (code, stderr) = import_as_nobody(&db.url, &["customers", path(&input)]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("refused, nothing was written") && stderr.contains("ermission denied"),
+        "{stderr}"
+    );
+    assert_eq!(count(&mut conn, "customers"), 0, "nothing was loaded");
+
+    // Its own folder, where it may: the same command loads, and replaces the rejects.
+    folder(0o1777);
+    std::fs::remove_file(&rejects).expect("removed");
+    let (code, stderr) = import_as_nobody(&db.url, &["customers", path(&input)]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(rejects_of(&rejects)[0]["line"], 2);
+    let leftovers: Vec<_> = std::fs::read_dir(&scratch.path)
+        .expect("the folder")
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

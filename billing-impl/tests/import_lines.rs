@@ -34,7 +34,8 @@ fn csv_records_are_numbered_by_their_line_whatever_the_line_ends() {
     let db = TestDb::migrated();
     common::seed_demo_into(&db);
     let scratch = Scratch::new();
-    for end in ["\n", "\r\n"] {
+    // A lone `\r` too: the line end of old Mac files, which the CSV parser ends rows at.
+    for end in ["\n", "\r\n", "\r"] {
         // Line 1 the header; a record on 2; a bad one on 3; one on 4 whose quoted cell runs
         // to 5; a bad one on 6; a blank line 7; a bad one on 8.
         let lines = [
@@ -66,8 +67,8 @@ fn csv_records_are_numbered_by_their_line_whatever_the_line_ends() {
             &mut conn,
             "invoices WHERE invoice_number LIKE 'E-3_%continued'"
         ),
-        2,
-        "the quoted line end kept as written, LF and CRLF"
+        3,
+        "the quoted line end kept as written, LF, CRLF and CR"
     );
 }
 
@@ -313,5 +314,133 @@ fn a_summary_that_cannot_be_written_stops_the_run_instead_of_a_panic() {
         count(&mut db.connect(), "customers"),
         1,
         "the load itself went on"
+    );
+}
+
+#[test]
+fn an_amount_of_more_than_two_decimals_is_a_reject_even_where_a_double_cannot_tell() {
+    let db = TestDb::migrated();
+    common::seed_demo_into(&db);
+    let scratch = Scratch::new();
+    // Near the ceiling of NUMERIC(15, 2), `…991` and `…99` are the same double.
+    let invoice = |number: &str, amount: &str, balance: &str| {
+        format!(
+            "{{\"customer\": {{\"idType\": \"CLIENT_CODE\", \"id\": 1001}}, \
+             \"invoiceNumber\": \"{number}\", \"billDate\": \"2026-12-01\", \
+             \"invoiceAmount\": {amount}, \"invoiceBalace\": {balance}, \
+             \"invoiceStatus\": \"OPEN\"}}\n"
+        )
+    };
+    let lines = [
+        invoice("D-1", "9999999999999.99", "9999999999999.990"),
+        invoice("D-2", "9999999999999.991", "1"),
+        invoice("D-3", "1", "1.5e-3"),
+        invoice("D-4", "12.340000000000001", "1"),
+        invoice("D-5", "1.5e2", "-0.25"),
+    ]
+    .concat();
+    let file = scratch.file("bills.jsonl", lines);
+    let finished = import(&db.url, &["invoices", path(&file)]);
+    assert_eq!(finished.code, 1, "{}", finished.stderr);
+    let rejects = rejects_of(&scratch.path.join("bills.jsonl.rejects.jsonl"));
+    assert_eq!(
+        rejects,
+        [
+            (2, Some("invoiceAmount".to_owned())),
+            (3, Some("invoiceBalace".to_owned())),
+            (4, Some("invoiceAmount".to_owned())),
+        ]
+    );
+    let csv = [
+        INVOICE_HEADER,
+        "CLIENT_CODE,1001,D-6,2026-12-01,9999999999999.98,1,OPEN",
+        "CLIENT_CODE,1001,D-7,2026-12-01,9999999999999.981,1,OPEN",
+        "CLIENT_CODE,1001,D-8,2026-12-01,1,0.001,OPEN",
+        "",
+    ]
+    .join("\n");
+    let file = scratch.file("bills.csv", csv);
+    let finished = import(&db.url, &["invoices", path(&file)]);
+    assert_eq!(finished.code, 1, "{}", finished.stderr);
+    let text =
+        std::fs::read_to_string(scratch.path.join("bills.csv.rejects.jsonl")).expect("the rejects");
+    assert!(
+        text.contains("`invoiceAmount` has more than two decimals"),
+        "{text}"
+    );
+    assert_eq!(
+        rejects_of(&scratch.path.join("bills.csv.rejects.jsonl")),
+        [
+            (3, Some("invoiceAmount".to_owned())),
+            (4, Some("invoiceBalace".to_owned())),
+        ]
+    );
+    let mut conn = db.connect();
+    assert_eq!(
+        count(&mut conn, "invoices WHERE invoice_number LIKE 'D-%'"),
+        3
+    );
+    assert_eq!(
+        count(
+            &mut conn,
+            "invoices WHERE invoice_number = 'D-5' AND invoice_amount = 150 \
+             AND invoice_balance = -0.25"
+        ),
+        1
+    );
+}
+
+#[test]
+fn a_contract_with_a_leading_zero_is_a_reject_not_a_changed_number() {
+    let db = TestDb::migrated();
+    common::seed_demo_into(&db);
+    let scratch = Scratch::new();
+    let invoice = |number: &str, contract: &str| {
+        format!(
+            "{{\"customer\": {{\"idType\": \"CLIENT_CODE\", \"id\": 1001}}, \
+             \"invoiceNumber\": \"{number}\", \"billDate\": \"2026-12-01\", \
+             \"invoiceAmount\": 1, \"invoiceBalace\": 1, \"invoiceStatus\": \"OPEN\", \
+             \"contract\": \"{contract}\"}}\n"
+        )
+    };
+    let lines = [
+        invoice("Z-1", "770001"),
+        invoice("Z-2", "0770001"),
+        invoice("Z-3", "0"),
+        invoice("Z-4", "00"),
+    ]
+    .concat();
+    let file = scratch.file("bills.jsonl", lines);
+    let finished = import(&db.url, &["invoices", path(&file)]);
+    assert_eq!(finished.code, 1, "{}", finished.stderr);
+    assert_eq!(
+        rejects_of(&scratch.path.join("bills.jsonl.rejects.jsonl")),
+        [
+            (2, Some("contract".to_owned())),
+            (4, Some("contract".to_owned()))
+        ]
+    );
+    let mut conn = db.connect();
+    assert_eq!(
+        count(
+            &mut conn,
+            "invoices WHERE (invoice_number, contract_number) IN (('Z-1', 770001), ('Z-3', 0))"
+        ),
+        2
+    );
+    assert_eq!(
+        count(&mut conn, "invoices WHERE invoice_number IN ('Z-2', 'Z-4')"),
+        0
+    );
+
+    // A subscriber's contract, the same.
+    let subscriber = "{\"customer\": {\"idType\": \"CLIENT_CODE\", \"id\": 1001}, \
+                      \"msisdn\": 50499009999, \"contract\": \"012\"}\n";
+    let file = scratch.file("subscribers.jsonl", subscriber);
+    let finished = import(&db.url, &["subscribers", path(&file)]);
+    assert_eq!(finished.code, 1, "{}", finished.stderr);
+    assert_eq!(
+        rejects_of(&scratch.path.join("subscribers.jsonl.rejects.jsonl")),
+        [(1, Some("contract".to_owned()))]
     );
 }

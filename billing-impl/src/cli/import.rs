@@ -34,8 +34,9 @@ pub struct Import {
     /// Where the rejected lines go (by default beside the file, `.rejects.jsonl` appended).
     #[arg(long)]
     rejects: Option<PathBuf>,
-    /// Lines a batch holds at most; each batch commits.
-    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    /// Lines a batch holds at most (100,000 the most: each costs memory of its own, however
+    /// small); each batch commits.
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_BATCH_ROWS)))]
     batch_rows: u32,
     /// Load each file in one transaction: all of it or nothing (a reject commits nothing).
     #[arg(long)]
@@ -57,6 +58,11 @@ pub struct Import {
     #[arg(long, env = "BILLING_REPLICA_MAX_LAG_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     max_replica_lag: u64,
 }
+
+/// The largest `--batch-rows`: a batch keeps a few dozen bytes for each of its rows (where
+/// its text is, the lines a later one replaces), so that its rows, not only its bytes, are
+/// bounded for a load to stay under 64 MB.
+const MAX_BATCH_ROWS: u32 = 100_000;
 
 /// The default and largest `--max-record-bytes`: 1 MiB.
 const MAX_RECORD_BYTES: u32 = 1024 * 1024;
@@ -104,12 +110,13 @@ impl Import {
             Ok(()) if unwritten => ExitCode::from(STOPPED),
             Ok(()) if rejected => ExitCode::from(SOME_REJECTED),
             Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                log::error!("{error}");
-                ExitCode::from(match error {
-                    ImportError::Refused(_) => REFUSED,
-                    ImportError::Stopped(_) => STOPPED,
-                })
+            Err(ImportError::Refused(why)) => {
+                log::error!("refused, nothing was written: {why}");
+                ExitCode::from(REFUSED)
+            }
+            Err(ImportError::Stopped(why)) => {
+                log::error!("{why}");
+                ExitCode::from(STOPPED)
             }
         }
     }

@@ -120,8 +120,6 @@ pub fn delete(conn: &mut PgConnection, customer_id: i64, group_id: &str) -> Quer
 
 // `billing import`: its staged rows of this table, checked and written (`db::staged`).
 
-use diesel::sql_types::BigInt;
-
 use super::staged::{Superseded, Unresolved, Written};
 
 /// Removes from the staged billing groups (`import_groups`) the rows from `from_line` on whose
@@ -150,7 +148,8 @@ pub fn staged_superseded(conn: &mut PgConnection) -> QueryResult<Vec<Superseded>
 pub fn upsert_staged(conn: &mut PgConnection, run_id: i64) -> QueryResult<Written> {
     // Every statement of the query sees the groups as they were before it: `before`
     // holds what the audit records as the group before the change.
-    diesel::sql_query(
+    super::staged::write(
+        conn,
         "WITH staged AS (
              SELECT c.customer_id, s.group_id, s.address
              FROM import_groups AS s
@@ -185,7 +184,6 @@ pub fn upsert_staged(conn: &mut PgConnection, run_id: i64) -> QueryResult<Writte
          SELECT count(*) FILTER (WHERE inserted) AS inserted,
                 count(*) FILTER (WHERE NOT inserted) AS updated
          FROM written",
+        run_id,
     )
-    .bind::<BigInt, _>(run_id)
-    .get_result(conn)
 }

@@ -121,8 +121,9 @@ pub fn staged_superseded(conn: &mut PgConnection) -> QueryResult<Vec<Superseded>
 
 /// Writes the staged customers (`import_customers`), changing only what differs from what is
 /// stored.
-pub fn upsert_staged(conn: &mut PgConnection) -> QueryResult<Written> {
-    diesel::sql_query(
+pub fn upsert_staged(conn: &mut PgConnection, run_id: i64) -> QueryResult<Written> {
+    super::staged::write(
+        conn,
         "WITH written AS (
              INSERT INTO customers (id_type, code, name)
              SELECT s.id_type, s.code, s.name
@@ -136,6 +137,6 @@ pub fn upsert_staged(conn: &mut PgConnection) -> QueryResult<Written> {
          SELECT count(*) FILTER (WHERE inserted) AS inserted,
                 count(*) FILTER (WHERE NOT inserted) AS updated
          FROM written",
+        run_id,
     )
-    .get_result(conn)
 }

@@ -14,6 +14,32 @@ use super::schema::import_runs;
 /// the lock's second key), so that a run whose process is gone is told from one under way.
 const RUN_LOCK: i32 = 0x696d_7072; // 'impr'
 
+/// The advisory lock loads take turns by ('impt'): an `--atomic` run holds it alone to its
+/// commit, and every other batch shares it for its own transaction. An atomic run holds
+/// the rows of all its batches; without it, two such runs of the same records in opposite
+/// orders each held the rows the other wanted next (a deadlock, measured: the second to
+/// see it was rolled back). A batch's own rows are written in key order, so batches that
+/// commit on their own only wait for each other.
+const LOAD_LOCK: i32 = 0x696d_7074;
+
+/// Waits until no other load is writing, then keeps every other load waiting to the end of
+/// the transaction: an `--atomic` run.
+pub fn load_alone(conn: &mut PgConnection) -> QueryResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1, 0)")
+        .bind::<Integer, _>(LOAD_LOCK)
+        .execute(conn)
+        .map(drop)
+}
+
+/// Waits until no `--atomic` run is writing, then keeps any from starting to the end of the
+/// transaction: a batch that commits on its own.
+pub fn load_beside_others(conn: &mut PgConnection) -> QueryResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock_shared($1, 0)")
+        .bind::<Integer, _>(LOAD_LOCK)
+        .execute(conn)
+        .map(drop)
+}
+
 /// A run's counts so far, and the last line its committed batches hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counts {

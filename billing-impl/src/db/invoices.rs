@@ -463,55 +463,76 @@ use diesel::sql_types::BigInt;
 
 use super::staged::{Superseded, Unresolved, Written};
 
-/// The columns of `invoices` an import writes beside the key, in the staging table's order
-/// (where the amounts are whole cents, `<name>_cents`).
-const CONTENT: [&str; 27] = [
-    "billing_group_id",
-    "subscriber_msisdn",
-    "contract_number",
-    "invoice_status",
-    "bill_date",
-    "bill_period",
-    "period_start_date",
-    "period_end_date",
-    "expiration_date",
-    "expiration_electronic_date",
-    "print_date",
-    "payment_date",
-    "invoice_amount",
-    "invoice_balance",
-    "payment_amount",
-    "invoiced_service_count",
-    "invoice_type",
-    "invoice_serial",
-    "invoice_description",
-    "billing_name",
-    "billing_address",
-    "billplan",
-    "contact_name",
-    "phone",
-    "cai",
-    "dei",
-    "attachment",
-];
+/// The staging table of `billing import`'s invoices: each column an import writes, written
+/// once (its Rust, diesel and SQL types), the key first (the customer's name, the invoice
+/// number), the amounts in whole cents (`<column>_cents`). The statements below take their
+/// columns from it.
+pub mod staging {
+    use chrono::NaiveDate;
 
-/// Whether `column` is an amount, staged in cents.
-fn is_amount(column: &str) -> bool {
-    column.ends_with("_amount") || column == "invoice_balance"
+    super::super::staged::staging! {
+        import_invoices {
+            id_type: String => Text = "TEXT NOT NULL",
+            code: i64 => Int8 = "BIGINT NOT NULL",
+            invoice_number: String => Text = "TEXT NOT NULL",
+            billing_group_id: Option<String> => Nullable<Text> = "TEXT",
+            subscriber_msisdn: Option<i64> => Nullable<Int8> = "BIGINT",
+            contract_number: Option<i64> => Nullable<Int8> = "BIGINT",
+            invoice_status: String => Text = "TEXT NOT NULL",
+            bill_date: NaiveDate => Date = "DATE NOT NULL",
+            bill_period: Option<String> => Nullable<Text> = "TEXT",
+            period_start_date: Option<NaiveDate> => Nullable<Date> = "DATE",
+            period_end_date: Option<NaiveDate> => Nullable<Date> = "DATE",
+            expiration_date: Option<NaiveDate> => Nullable<Date> = "DATE",
+            expiration_electronic_date: Option<NaiveDate> => Nullable<Date> = "DATE",
+            print_date: Option<NaiveDate> => Nullable<Date> = "DATE",
+            payment_date: Option<NaiveDate> => Nullable<Date> = "DATE",
+            invoice_amount_cents: i64 => Int8 = "BIGINT NOT NULL",
+            invoice_balance_cents: i64 => Int8 = "BIGINT NOT NULL",
+            payment_amount_cents: Option<i64> => Nullable<Int8> = "BIGINT",
+            invoiced_service_count: Option<i32> => Nullable<Int4> = "INTEGER",
+            invoice_type: Option<String> => Nullable<Text> = "TEXT",
+            invoice_serial: Option<String> => Nullable<Text> = "TEXT",
+            invoice_description: Option<String> => Nullable<Text> = "TEXT",
+            billing_name: Option<String> => Nullable<Text> = "TEXT",
+            billing_address: Option<String> => Nullable<Text> = "TEXT",
+            billplan: Option<String> => Nullable<Text> = "TEXT",
+            contact_name: Option<String> => Nullable<Text> = "TEXT",
+            phone: Option<String> => Nullable<Text> = "TEXT",
+            cai: Option<String> => Nullable<Text> = "TEXT",
+            dei: Option<String> => Nullable<Text> = "TEXT",
+            attachment: Option<String> => Nullable<Text> = "TEXT",
+        }
+    }
 }
 
-/// `CONTENT`, each as `prefix` and `column` makes it, comma-separated.
-fn content(each: impl Fn(&str) -> String) -> String {
-    CONTENT
+/// The staged columns that make an invoice's key, not its content.
+const KEY: [&str; 3] = ["id_type", "code", "invoice_number"];
+
+/// The columns of `invoices` an import writes beside the key, as the staging table has them
+/// in order, each with whether it is an amount (staged as `<column>_cents`).
+fn content_columns() -> impl Iterator<Item = (&'static str, bool)> {
+    staging::STAGED_COLUMNS
         .iter()
-        .map(|column| each(column))
+        .filter(|column| !KEY.contains(column))
+        .map(|column| match column.strip_suffix("_cents") {
+            Some(amount) => (amount, true),
+            None => (*column, false),
+        })
+}
+
+/// The content columns, each as `each` makes it of its name and whether it is an amount,
+/// comma-separated.
+fn content(each: impl Fn(&str, bool) -> String) -> String {
+    content_columns()
+        .map(|(column, amount)| each(column, amount))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// The staged columns of `CONTENT` of the staging row `alias`.
+/// The staged content columns of the staging row `alias`.
 fn staged(alias: &str) -> String {
-    content(|column| match is_amount(column) {
+    content(|column, amount| match amount {
         true => format!("{alias}.{column}_cents"),
         false => format!("{alias}.{column}"),
     })
@@ -531,12 +552,12 @@ static SUPERSEDED: LazyLock<String> = LazyLock::new(|| {
 });
 
 static WRITE: LazyLock<String> = LazyLock::new(|| {
-    let converted = content(|column| match is_amount(column) {
+    let converted = content(|column, amount| match amount {
         true => format!("(s.{column}_cents::numeric / 100)::numeric(15, 2) AS {column}"),
         false => format!("s.{column}"),
     });
-    let of = |alias: &str| content(|column| format!("{alias}.{column}"));
-    let set = content(|column| format!("{column} = EXCLUDED.{column}"));
+    let of = |alias: &str| content(|column, _| format!("{alias}.{column}"));
+    let set = content(|column, _| format!("{column} = EXCLUDED.{column}"));
     format!(
         "WITH converted AS (
              SELECT c.customer_id, s.invoice_number, {converted}
@@ -576,7 +597,7 @@ static WRITE: LazyLock<String> = LazyLock::new(|| {
          SELECT count(*) FILTER (WHERE inserted) AS inserted,
                 count(*) FILTER (WHERE NOT inserted) AS updated
          FROM written",
-        columns = CONTENT.join(", "),
+        columns = content(|column, _| column.to_owned()),
         stored = of("i"),
         incoming = of("s"),
         current = of("invoices"),
@@ -628,6 +649,38 @@ pub fn staged_superseded(conn: &mut PgConnection) -> QueryResult<Vec<Superseded>
 
 /// Writes the staged invoices (`import_invoices`), changing only what differs from what is
 /// stored.
-pub fn upsert_staged(conn: &mut PgConnection) -> QueryResult<Written> {
-    diesel::sql_query(WRITE.as_str()).get_result(conn)
+pub fn upsert_staged(conn: &mut PgConnection, run_id: i64) -> QueryResult<Written> {
+    super::staged::write(conn, WRITE.as_str(), run_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The columns an import writes are those the API answers: the staging table's content
+    /// columns, in order, are `InvoiceRow`'s after the invoice number.
+    #[test]
+    fn an_import_writes_every_column_the_api_answers() {
+        let select = diesel::debug_query::<Pg, _>(&invoices::table.select(InvoiceRow::as_select()))
+            .to_string();
+        let listed = select
+            .strip_prefix("SELECT ")
+            .and_then(|rest| rest.split(" FROM ").next())
+            .expect("a SELECT");
+        let answered: Vec<String> = listed
+            .split(", ")
+            .map(|column| {
+                column
+                    .trim_start_matches("\"invoices\".")
+                    .trim_matches('"')
+                    .to_owned()
+            })
+            .collect();
+        let written: Vec<String> = ["invoice_number"]
+            .into_iter()
+            .chain(content_columns().map(|(column, _)| column))
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(answered, written);
+    }
 }

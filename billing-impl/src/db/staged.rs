@@ -27,6 +27,17 @@ pub struct Superseded {
     pub same: bool,
 }
 
+/// Runs `statement`, an upsert of staged rows answering what it wrote (`$1` the run's id,
+/// when it names it), through `import_write` (migration 000013): an integrity violation of
+/// any code in SQLSTATE class 23 comes back as a check violation naming the rule, so that
+/// the row is told refused whatever the code, and any other failure as it is.
+pub fn write(conn: &mut PgConnection, statement: &str, run_id: i64) -> QueryResult<Written> {
+    diesel::sql_query("SELECT inserted, updated FROM import_write($1, $2)")
+        .bind::<Text, _>(statement)
+        .bind::<BigInt, _>(run_id)
+        .get_result(conn)
+}
+
 /// What an upsert wrote.
 #[derive(Debug, Default, QueryableByName)]
 pub struct Written {
@@ -55,3 +66,44 @@ pub fn without_customer(
     .bind::<BigInt, _>(from_line)
     .load(conn)
 }
+
+/// Declares a kind's staging table from one list of its columns, in one order: the diesel
+/// table its rows are copied into (`line` first), the row copied (`Row`), the statement
+/// that creates the temporary table (`STAGING`, named `TABLE`), and the names of its
+/// columns after `line` (`STAGED_COLUMNS`), from which a table's statements may build
+/// theirs.
+macro_rules! staging {
+    ($table:ident { $($column:ident: $rust:ty => $diesel:ty = $sql:literal),+ $(,)? }) => {
+        diesel::table! {
+            $table (line) {
+                line -> Int8,
+                $($column -> $diesel,)+
+            }
+        }
+
+        /// A record as staged: the line it was read on, then its columns.
+        #[derive(diesel::Insertable)]
+        #[diesel(table_name = $table, treat_none_as_default_value = false)]
+        pub struct Row {
+            pub line: i64,
+            $(pub $column: $rust,)+
+        }
+
+        /// The staging table, a temporary table of the session.
+        pub const TABLE: &str = stringify!($table);
+
+        /// Its columns after `line`, in order.
+        #[allow(dead_code)]
+        pub const STAGED_COLUMNS: &[&str] = &[$(stringify!($column)),+];
+
+        /// Creates the staging table, if it is not there.
+        pub const STAGING: &str = concat!(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS ",
+            stringify!($table),
+            " (line BIGINT NOT NULL",
+            $(", ", stringify!($column), " ", $sql,)+
+            ")"
+        );
+    };
+}
+pub(crate) use staging;

@@ -75,11 +75,12 @@ pub fn staged_superseded(conn: &mut PgConnection) -> QueryResult<Vec<Superseded>
 
 /// Writes the staged subscribers (`import_subscribers`), changing only what differs from what is
 /// stored.
-pub fn upsert_staged(conn: &mut PgConnection) -> QueryResult<Written> {
+pub fn upsert_staged(conn: &mut PgConnection, run_id: i64) -> QueryResult<Written> {
     // Moves take turns, so that two runs moving one number at once cannot leave it
     // with two owners ('imps': the subscribers' own lock).
     conn.batch_execute("SELECT pg_advisory_xact_lock(1768779891, 0)")?;
-    diesel::sql_query(
+    super::staged::write(
+        conn,
         "WITH staged AS (
              SELECT c.customer_id, s.msisdn, s.contract_number, s.billing_address,
                     s.billing_cycle, s.city, s.department
@@ -120,6 +121,6 @@ pub fn upsert_staged(conn: &mut PgConnection) -> QueryResult<Written> {
                 count(*) FILTER (WHERE NOT inserted OR msisdn IN (SELECT msisdn FROM moved))
                     AS updated
          FROM written",
+        run_id,
     )
-    .get_result(conn)
 }

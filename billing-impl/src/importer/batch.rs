@@ -11,6 +11,7 @@ use diesel::{Connection, PgConnection, connection::SimpleConnection};
 use super::{
     ImportError, Kind, Options, Rejection, Summary,
     inputs::Inputs,
+    interrupt::Interrupt,
     loader::Loader,
     pace::Pacer,
     progress::Progress,
@@ -21,9 +22,11 @@ use super::{
 };
 use crate::db::{self, import_runs::Counts};
 
-/// The file an import loads: its name, size, what was read of it, and where its rejects go.
+/// The file an import loads: its name, size, what was read of it, and where its rejects go;
+/// and the signals that stop it.
 pub(super) struct File<'a> {
     pub name: &'a str,
+    pub interrupt: &'a Interrupt,
     pub size: Option<u64>,
     pub tally: &'a Rc<RefCell<Tally>>,
     pub rejects: Rejects,
@@ -53,10 +56,12 @@ pub(super) fn load<L: Loader>(
         inputs,
         options,
         run_id,
+        interrupt: file.interrupt,
     };
     let loaded = if options.atomic {
         // All or nothing: a reject rolls back what the batches wrote.
         conn.transaction(|conn| {
+            db::import_runs::load_alone(conn)?;
             batches.all::<L>(conn, &mut counts, &mut progress, &mut pacer)?;
             match counts.rejected {
                 0 => Ok(()),
@@ -67,14 +72,25 @@ pub(super) fn load<L: Loader>(
         batches.all::<L>(conn, &mut counts, &mut progress, &mut pacer)
     };
     progress.finish(&counts);
+    // What a stop leaves: with `--atomic`, nothing; else every batch before it.
+    let left = match options.atomic {
+        true => "rolled back: nothing of it was committed".to_owned(),
+        false => match counts.committed_line {
+            0 => "nothing of it was committed".to_owned(),
+            line => format!("committed to line {line}"),
+        },
+    };
     let why = match loaded {
         Ok(()) => None,
         Err(LoadError::Rejected) => None,
-        Err(LoadError::Database(error)) => Some(stopped(
-            &format!("stopped after line {} (committed)", counts.committed_line),
-            &error,
-        )),
-        Err(LoadError::Input(error)) => Some(stopped("reading it", &error)),
+        Err(LoadError::Database(error)) => Some(stopped(&format!("stopped ({left})"), &error)),
+        Err(LoadError::Interrupted(signal)) => Some(ImportError::Stopped(format!(
+            "{}: stopped by {signal} ({left})",
+            file.name
+        ))),
+        Err(LoadError::Input(error)) => {
+            Some(stopped(&format!("stopped reading it ({left})"), &error))
+        }
     };
     if options.atomic && (why.is_some() || counts.rejected > 0) {
         counts.nothing_written();
@@ -118,6 +134,8 @@ enum LoadError {
     Input(std::io::Error),
     /// An atomic load had rejects: its transaction is rolled back.
     Rejected,
+    /// A signal (named) asked the process to stop.
+    Interrupted(&'static str),
 }
 
 impl From<diesel::result::Error> for LoadError {
@@ -162,6 +180,7 @@ struct Batches<'a> {
     inputs: Inputs,
     options: &'a Options,
     run_id: i64,
+    interrupt: &'a Interrupt,
 }
 
 impl Batches<'_> {
@@ -192,6 +211,9 @@ impl Batches<'_> {
         conn: &mut PgConnection,
         counts: &Counts,
     ) -> Result<Option<Counts>, LoadError> {
+        if !self.options.atomic {
+            db::import_runs::load_beside_others(conn)?;
+        }
         conn.batch_execute(&format!("TRUNCATE {}", L::TABLE))?;
         self.inputs.clear()?;
         let mut batch = Counts::default();
@@ -266,6 +288,9 @@ impl Batches<'_> {
             rejected: 0,
         };
         while chunk.read < rows as u64 && chunk.bytes < CHUNK_BYTES as u64 {
+            if let Some(signal) = self.interrupt.caught() {
+                return Err(LoadError::Interrupted(signal));
+            }
             let Some(record) = self.records.next_record() else {
                 break;
             };

@@ -76,7 +76,7 @@ impl Loader for Customers {
         db::customers::staged_superseded(conn)
     }
 
-    fn write(conn: &mut PgConnection, _run_id: i64) -> QueryResult<Written> {
-        db::customers::upsert_staged(conn)
+    fn write(conn: &mut PgConnection, run_id: i64) -> QueryResult<Written> {
+        db::customers::upsert_staged(conn, run_id)
     }
 }

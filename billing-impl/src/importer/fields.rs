@@ -111,23 +111,47 @@ pub fn optional_text(field: &str, value: Option<&str>, max: usize) -> Result<(),
 }
 
 /// A number written in digits only (a contract number, an MSISDN in a reference), as the
-/// whole number it is.
+/// whole number it is. The contract writes these as strings, but the API filters bills by
+/// `contractNumber`, an int64, and the database keeps the number: a leading zero, which
+/// the number would drop (`007` answered as `7`), is refused rather than lost.
 pub fn digits(field: &str, value: &str) -> Result<i64, Rejection> {
     if value.is_empty() || value.len() > 18 || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Rejection::at(field, "is not 1 to 18 digits"));
+    }
+    if value.len() > 1 && value.starts_with('0') {
+        return Err(Rejection::at(
+            field,
+            "starts with a zero, which it is not kept with: it is stored, and filtered by, as \
+             the number it is",
+        ));
     }
     value
         .parse()
         .map_err(|_| Rejection::at(field, "is not 1 to 18 digits"))
 }
 
+/// Refuses an amount written `written` (a JSON number's text, or a CSV cell that is one)
+/// that has more than two decimals, its trailing zeros not counted: told from the text, as
+/// its double cannot tell `9999999999999.991` from `9999999999999.99`.
+pub fn two_decimals(written: &str) -> Result<(), &'static str> {
+    let exact = match written.contains(['e', 'E']) {
+        true => rust_decimal::Decimal::from_scientific(written),
+        false => rust_decimal::Decimal::from_str_exact(written),
+    };
+    match exact {
+        Ok(amount) if amount.normalize().scale() <= 2 => Ok(()),
+        Ok(_) => Err("has more than two decimals"),
+        Err(_) => Err("has more digits than an amount holds"),
+    }
+}
+
 /// The largest amount NUMERIC(15, 2) holds, in cents.
 const MAX_CENTS: i64 = 999_999_999_999_999;
 
 /// An amount of money as whole cents: a number with at most two decimals, within what
-/// NUMERIC(15, 2) holds. `amount` is the number nearest to the decimal written, and the
-/// same nearest number to its cents ÷ 100 exactly when it had at most two decimals (both
-/// are below 2^53, and IEEE division rounds to nearest).
+/// NUMERIC(15, 2) holds. Its text was checked as it was read ([`two_decimals`]); here its
+/// double is checked to be the one nearest its cents ÷ 100 (both are below 2^53, and IEEE
+/// division rounds to nearest), which a number built otherwise may not be.
 pub fn cents(field: &str, amount: f64) -> Result<i64, Rejection> {
     let cents = (amount * 100.0).round();
     if !amount.is_finite() || cents.abs() > MAX_CENTS as f64 {

@@ -3,55 +3,23 @@
 //! invoice (a payment update re-exports it) is updated. Its group and subscriber must be
 //! the customer's. New invoices that come after a customer's newest carry the positions
 //! that follow, which the statement trigger then keeps instead of renumbering the customer
-//! (migration 000007).
+//! (migration 000007). Its staging table, with every column it writes, is
+//! `db::invoices::staging`, from which the statements there take their columns.
 
 use billing_api::models;
-use chrono::NaiveDate;
 use contract_runtime::{WireEnum, WireNames};
 use diesel::{ExecuteCopyFromDsl, PgConnection, QueryResult};
 use serde_json::{Map, Value};
 
 use super::{
     Rejection, fields,
-    loader::{Loader, Superseded, Unresolved, Written, staging},
+    loader::{Loader, Superseded, Unresolved, Written},
     records::{Cell, Column},
 };
-use crate::db;
-
-staging! {
-    import_invoices {
-        id_type: String => Text = "TEXT NOT NULL",
-        code: i64 => Int8 = "BIGINT NOT NULL",
-        invoice_number: String => Text = "TEXT NOT NULL",
-        billing_group_id: Option<String> => Nullable<Text> = "TEXT",
-        subscriber_msisdn: Option<i64> => Nullable<Int8> = "BIGINT",
-        contract_number: Option<i64> => Nullable<Int8> = "BIGINT",
-        invoice_status: String => Text = "TEXT NOT NULL",
-        bill_date: NaiveDate => Date = "DATE NOT NULL",
-        bill_period: Option<String> => Nullable<Text> = "TEXT",
-        period_start_date: Option<NaiveDate> => Nullable<Date> = "DATE",
-        period_end_date: Option<NaiveDate> => Nullable<Date> = "DATE",
-        expiration_date: Option<NaiveDate> => Nullable<Date> = "DATE",
-        expiration_electronic_date: Option<NaiveDate> => Nullable<Date> = "DATE",
-        print_date: Option<NaiveDate> => Nullable<Date> = "DATE",
-        payment_date: Option<NaiveDate> => Nullable<Date> = "DATE",
-        invoice_amount_cents: i64 => Int8 = "BIGINT NOT NULL",
-        invoice_balance_cents: i64 => Int8 = "BIGINT NOT NULL",
-        payment_amount_cents: Option<i64> => Nullable<Int8> = "BIGINT",
-        invoiced_service_count: Option<i32> => Nullable<Int4> = "INTEGER",
-        invoice_type: Option<String> => Nullable<Text> = "TEXT",
-        invoice_serial: Option<String> => Nullable<Text> = "TEXT",
-        invoice_description: Option<String> => Nullable<Text> = "TEXT",
-        billing_name: Option<String> => Nullable<Text> = "TEXT",
-        billing_address: Option<String> => Nullable<Text> = "TEXT",
-        billplan: Option<String> => Nullable<Text> = "TEXT",
-        contact_name: Option<String> => Nullable<Text> = "TEXT",
-        phone: Option<String> => Nullable<Text> = "TEXT",
-        cai: Option<String> => Nullable<Text> = "TEXT",
-        dei: Option<String> => Nullable<Text> = "TEXT",
-        attachment: Option<String> => Nullable<Text> = "TEXT",
-    }
-}
+use crate::db::{
+    self,
+    invoices::staging::{Row, STAGING, TABLE, import_invoices},
+};
 
 /// The longest invoice number (the key of the invoice, indexed).
 const NUMBER_CHARACTERS: usize = 100;
@@ -68,8 +36,8 @@ impl Loader for Invoices {
         Column::required("customer.id", Cell::Integer),
         Column::required("invoiceNumber", Cell::Text),
         Column::required("billDate", Cell::Text),
-        Column::required("invoiceAmount", Cell::Number),
-        Column::required("invoiceBalace", Cell::Number),
+        Column::required("invoiceAmount", Cell::Money),
+        Column::required("invoiceBalace", Cell::Money),
         Column::required("invoiceStatus", Cell::Text),
         Column::optional("billingGroup.id", Cell::Text),
         Column::optional("billingGroup.idType", Cell::Text),
@@ -90,7 +58,7 @@ impl Loader for Invoices {
         Column::optional("invoiceSerial", Cell::Text),
         Column::optional("invoiceType", Cell::Text),
         Column::optional("invoicedServiceCount", Cell::Integer),
-        Column::optional("paymentAmount", Cell::Number),
+        Column::optional("paymentAmount", Cell::Money),
         Column::optional("paymentDate", Cell::Text),
         Column::optional("periodEndDate", Cell::Text),
         Column::optional("periodStartDate", Cell::Text),
@@ -122,8 +90,8 @@ impl Loader for Invoices {
         db::invoices::staged_superseded(conn)
     }
 
-    fn write(conn: &mut PgConnection, _run_id: i64) -> QueryResult<Written> {
-        db::invoices::upsert_staged(conn)
+    fn write(conn: &mut PgConnection, run_id: i64) -> QueryResult<Written> {
+        db::invoices::upsert_staged(conn, run_id)
     }
 }
 

@@ -16,16 +16,20 @@ use super::{
 pub struct JsonLines {
     reader: Box<dyn BufRead>,
     max_bytes: usize,
+    /// The properties whose numbers are amounts, checked on their text.
+    money: Vec<&'static str>,
     line: u64,
     buffer: Vec<u8>,
 }
 
 impl JsonLines {
-    /// The lines of `reader`, each at most `max_bytes` long (its end not counted).
-    pub fn new(reader: Box<dyn BufRead>, max_bytes: usize) -> Self {
+    /// The lines of `reader`, each at most `max_bytes` long (its end not counted), whose
+    /// properties `money` are amounts.
+    pub fn new(reader: Box<dyn BufRead>, max_bytes: usize, money: Vec<&'static str>) -> Self {
         Self {
             reader,
             max_bytes,
+            money,
             line: 0,
             buffer: Vec::new(),
         }
@@ -56,7 +60,7 @@ impl JsonLines {
                 line: self.line,
                 input: String::from_utf8_lossy(text).into_owned(),
                 truncated: false,
-                object: object(text),
+                object: object(text, &self.money),
             }));
         }
     }
@@ -85,12 +89,13 @@ impl JsonLines {
 }
 
 /// The object a line holds, or why it holds none.
-fn object(text: &[u8]) -> Result<serde_json::Map<String, Value>, Rejection> {
+fn object(text: &[u8], money: &[&str]) -> Result<serde_json::Map<String, Value>, Rejection> {
     let text = std::str::from_utf8(text).map_err(|_| Rejection::new("the line is not UTF-8"))?;
-    match unique::value(text) {
+    match unique::value(text, money) {
         Ok(Value::Object(object)) => Ok(object),
         Ok(_) => Err(Rejection::new("the line is not a JSON object")),
         Err(Problem::Twice(field)) => Err(Rejection::at(field, "is given twice")),
+        Err(Problem::Inexact(field, problem)) => Err(Rejection::at(field, problem)),
         Err(Problem::TooMany) => Err(Rejection::new(format!(
             "the line holds more than {} JSON values",
             unique::MAX_VALUES

@@ -34,37 +34,4 @@ pub(super) trait Loader {
     fn write(conn: &mut PgConnection, run_id: i64) -> QueryResult<Written>;
 }
 
-/// Declares a kind's staging table from one list of its columns, in one order: the diesel
-/// table its rows are copied into (`line` first), the row copied (`Row`), and the statement
-/// that creates the temporary table (`STAGING`, named `TABLE`).
-macro_rules! staging {
-    ($table:ident { $($column:ident: $rust:ty => $diesel:ty = $sql:literal),+ $(,)? }) => {
-        diesel::table! {
-            $table (line) {
-                line -> Int8,
-                $($column -> $diesel,)+
-            }
-        }
-
-        /// A record as staged: the line it was read on, then its columns.
-        #[derive(diesel::Insertable)]
-        #[diesel(table_name = $table, treat_none_as_default_value = false)]
-        pub struct Row {
-            line: i64,
-            $($column: $rust,)+
-        }
-
-        /// The staging table, a temporary table of the session.
-        const TABLE: &str = stringify!($table);
-
-        /// Creates the staging table, if it is not there.
-        const STAGING: &str = concat!(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS ",
-            stringify!($table),
-            " (line BIGINT NOT NULL",
-            $(", ", stringify!($column), " ", $sql,)+
-            ")"
-        );
-    };
-}
-pub(super) use staging;
+pub(super) use crate::db::staged::staging;

@@ -16,7 +16,9 @@
 //! Nothing outside the database is harmed: every path is checked before anything is
 //! opened for writing, and the rejects file replaces the last one only at the end.
 //! Memory is bounded by the tool, not the input: no record is held past
-//! `--max-record-bytes`, and a chunk of records in memory is bounded in bytes.
+//! `--max-record-bytes` (nor a CSV record of many more cells than its columns), and a chunk
+//! of records in memory is bounded in bytes. SIGTERM and SIGINT stop a load as any stop
+//! does (`interrupt`).
 
 mod batch;
 mod csv_rows;
@@ -24,6 +26,7 @@ mod customers;
 mod fields;
 mod groups;
 mod inputs;
+mod interrupt;
 mod invoices;
 mod json_lines;
 mod loader;
@@ -164,6 +167,9 @@ pub fn import(
     options: &Options,
     mut finished: impl FnMut(&Summary),
 ) -> Result<(), ImportError> {
+    // From the start: a signal before the load begins stops it at its first record.
+    let interrupt = interrupt::Interrupt::catch()
+        .map_err(|error| ImportError::Refused(format!("catching SIGTERM and SIGINT: {error}")))?;
     if options.rejects.is_some() && files.len() > 1 {
         return Err(ImportError::Refused(
             "--rejects names the rejects of one file; load the files one by one".to_owned(),
@@ -207,6 +213,7 @@ pub fn import(
         let started = Instant::now();
         let file = batch::File {
             name: &name,
+            interrupt: &interrupt,
             size,
             tally: &tally,
             rejects,

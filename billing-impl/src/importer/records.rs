@@ -11,12 +11,18 @@ use serde_json::{Map, Number, Value};
 use super::{
     Rejection,
     csv_rows::{CsvRows, Row},
+    fields,
     json_lines::JsonLines,
     source::{Format, Source},
 };
 
 /// How many bytes of an over-long record the rejects show.
 pub const SHOWN_BYTES: usize = 1024;
+
+/// The cells a CSV row may have beyond its kind's columns before it is read past without
+/// holding them: a row of another number than its header's is rejected either way, and a
+/// megabyte of commas is a million cells (8 bytes each where they end, 16 as slices).
+pub const EXTRA_CELLS: usize = 16;
 
 /// How a CSV cell becomes its property's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,8 +31,9 @@ pub enum Cell {
     Text,
     /// A JSON number without a fraction.
     Integer,
-    /// Any JSON number.
-    Number,
+    /// An amount: a JSON number of at most two decimals, told by its text (a number read
+    /// into a double cannot tell `9999999999999.991` from `9999999999999.99`).
+    Money,
 }
 
 /// A property a CSV file of a kind may name in its header.
@@ -88,9 +95,20 @@ impl Records {
         max_bytes: usize,
     ) -> Result<Self, String> {
         match source.format {
-            Format::Jsonl => Ok(Records::Jsonl(JsonLines::new(source.reader, max_bytes))),
+            Format::Jsonl => {
+                let money = columns
+                    .iter()
+                    .filter(|column| column.cell == Cell::Money)
+                    .map(|column| column.name)
+                    .collect();
+                Ok(Records::Jsonl(JsonLines::new(
+                    source.reader,
+                    max_bytes,
+                    money,
+                )))
+            }
             Format::Csv => {
-                let mut rows = CsvRows::new(source.reader, max_bytes);
+                let mut rows = CsvRows::new(source.reader, max_bytes, columns.len() + EXTRA_CELLS);
                 match rows.read() {
                     Err(error) => Err(format!("{}: {error}", source.name)),
                     Ok(None) => Err(format!(
@@ -100,6 +118,13 @@ impl Records {
                     Ok(Some(Row::TooLong { .. })) => Err(format!(
                         "{}: the header is longer than {max_bytes} bytes (--max-record-bytes)",
                         source.name
+                    )),
+                    Ok(Some(Row::TooWide { .. })) => Err(format!(
+                        "{}: the header has more than {} cells, and these records have {} \
+                         columns",
+                        source.name,
+                        columns.len() + EXTRA_CELLS,
+                        columns.len()
                     )),
                     Ok(Some(Row::Unclosed { .. })) => Err(format!(
                         "{}: a quote of the header is not closed before the end of the file",
@@ -139,6 +164,16 @@ impl Records {
                     truncated: true,
                     object: Err(Rejection::new(format!(
                         "the record is longer than {max_bytes} bytes (--max-record-bytes)"
+                    ))),
+                })),
+                Ok(Some(Row::TooWide { line, start })) => Some(Ok(Record {
+                    line,
+                    input: shown(&start),
+                    truncated: true,
+                    object: Err(Rejection::new(format!(
+                        "the row has more than {} cells, where the header has {}",
+                        columns.len() + EXTRA_CELLS,
+                        columns.len()
                     ))),
                 })),
                 Ok(Some(Row::Unclosed { line, start })) => Some(Ok(Record {
@@ -229,9 +264,14 @@ fn csv_object(row: &[&[u8]], columns: &[&'static Column]) -> Result<Map<String, 
                 .filter(|_| !cell.starts_with('+'))
                 .map(Value::from)
                 .ok_or_else(|| Rejection::at(column.name, "is not a whole number"))?,
-            Cell::Number => serde_json::from_str::<Number>(cell)
-                .map(Value::Number)
-                .map_err(|_| Rejection::at(column.name, "is not a number"))?,
+            Cell::Money => {
+                let number = serde_json::from_str::<Number>(cell)
+                    .map_err(|_| Rejection::at(column.name, "is not a number"))?;
+                if let Err(problem) = fields::two_decimals(cell) {
+                    return Err(Rejection::at(column.name, problem));
+                }
+                Value::Number(number)
+            }
         };
         match column.name.split_once('.') {
             None => {
@@ -274,6 +314,8 @@ mod tests {
 
     /// The largest record in these tests: small, so that arbitrary inputs pass it often.
     const MAX: usize = 64;
+    /// The most cells of a CSV row in these tests.
+    const CELLS: usize = 8;
 
     /// Bytes as files hold them: arbitrary, with the ones that mean something to the
     /// readers frequent.
@@ -290,9 +332,17 @@ mod tests {
         })
     }
 
-    /// The 1-based line of the byte at `at`.
+    /// The 1-based line of the byte at `at`, lines ended by `\n`, `\r\n` or a lone `\r`.
     fn line_of(input: &[u8], at: usize) -> u64 {
-        input[..at].iter().filter(|&&byte| byte == b'\n').count() as u64 + 1
+        let before = &input[..at];
+        let ends = before
+            .iter()
+            .enumerate()
+            .filter(|&(index, &byte)| {
+                byte == b'\r' || (byte == b'\n' && (index == 0 || before[index - 1] != b'\r'))
+            })
+            .count();
+        ends as u64 + 1
     }
 
     proptest! {
@@ -300,7 +350,7 @@ mod tests {
 
         #[test]
         fn json_lines_of_any_bytes_are_numbered_as_the_input_and_held_within_the_maximum(input in bytes()) {
-            let mut lines = JsonLines::new(Box::new(Cursor::new(input.clone())), MAX);
+            let mut lines = JsonLines::new(Box::new(Cursor::new(input.clone())), MAX, vec!["a"]);
             // What each line of the input is, by its number.
             let expected: Vec<(u64, &[u8])> = input
                 .split(|&byte| byte == b'\n')
@@ -348,13 +398,13 @@ mod tests {
                 let cells: Vec<Vec<u8>> = row.iter().map(<[u8]>::to_vec).collect();
                 expected.push((line_of(&input, start), cells));
             }
-            let mut rows = CsvRows::new(Box::new(Cursor::new(input.clone())), MAX);
+            let mut rows = CsvRows::new(Box::new(Cursor::new(input.clone())), MAX, CELLS);
             let mut found = Vec::new();
             while let Some(row) = rows.read().expect("bytes in memory read") {
                 prop_assert!(rows.held() <= 4 * MAX + 4096, "held {}", rows.held());
                 found.push(match row {
                     Row::Cells { line } => (line, Some(rows.cells().map(<[u8]>::to_vec).collect::<Vec<_>>())),
-                    Row::TooLong { line, start } | Row::Unclosed { line, start } => {
+                    Row::TooLong { line, start } | Row::TooWide { line, start } | Row::Unclosed { line, start } => {
                         prop_assert!(start.len() <= SHOWN_BYTES);
                         (line, None)
                     }
@@ -365,6 +415,9 @@ mod tests {
                 prop_assert_eq!(line, expected_line);
                 if let Some(cells) = cells {
                     prop_assert_eq!(cells, expected_cells);
+                }
+                if expected_cells.len() > CELLS {
+                    prop_assert!(cells.is_none(), "{} cells held", expected_cells.len());
                 }
             }
         }

@@ -106,10 +106,13 @@ fn refusal(error: &Error) -> Option<Rejection> {
                 .to_owned()
         }
         DatabaseErrorKind::NotNullViolation => "a value it needs is missing".to_owned(),
-        DatabaseErrorKind::CheckViolation => match info.constraint_name() {
-            Some(rule) => format!("it breaks the rule `{rule}`"),
-            None => "it breaks one of its rules".to_owned(),
-        },
+        // Any other code of class 23 comes as this one too (`db::staged::write`).
+        DatabaseErrorKind::CheckViolation => {
+            match info.constraint_name().filter(|rule| !rule.is_empty()) {
+                Some(rule) => format!("it breaks the rule `{rule}`"),
+                None => "it breaks one of its rules".to_owned(),
+            }
+        }
         DatabaseErrorKind::RestrictViolation | DatabaseErrorKind::ExclusionViolation => {
             "it conflicts with what the database holds".to_owned()
         }

@@ -89,6 +89,35 @@ fn folder_of(path: &Path) -> &Path {
     }
 }
 
+/// The permission bit of a folder whose files only their owner, the folder's owner or a
+/// privileged process may rename or remove (`/tmp`'s).
+const STICKY: u32 = 0o1000;
+
+/// Refuses `path` when this process may not replace or remove what is there though it may
+/// write in its folder: in a folder with the sticky bit, a file of another user (`rename`
+/// and `unlink` would fail with "Operation not permitted" once the load is done).
+fn replaceable(path: &Path) -> io::Result<()> {
+    let Ok(existing) = fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    let folder = fs::metadata(folder_of(path))?;
+    let me = rustix::process::geteuid();
+    // Root replaces any file (CAP_FOWNER); so does the folder's owner.
+    let allowed = me.is_root() || existing.uid() == me.as_raw() || folder.uid() == me.as_raw();
+    if folder.mode() & STICKY != 0 && !allowed {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} belongs to another user (uid {}) in a folder where only its owner may \
+                 replace it (the sticky bit): remove it, or name another with --rejects",
+                path.display(),
+                existing.uid()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A rejects file being written, beside the path it will replace.
 pub struct Rejects {
     path: PathBuf,
@@ -124,6 +153,9 @@ impl Rejects {
             .map_err(|error| {
                 io::Error::new(error.kind(), format!("{}: {error}", path.display()))
             })?;
+        // The folder took a new file; whether the path itself may be replaced (or removed)
+        // at the end is told now, before anything is loaded.
+        replaceable(&path)?;
         Ok(Self {
             path,
             writer: BufWriter::new(file),

@@ -108,7 +108,7 @@ impl Loader for Subscribers {
         db::subscribers::staged_superseded(conn)
     }
 
-    fn write(conn: &mut PgConnection, _run_id: i64) -> QueryResult<Written> {
-        db::subscribers::upsert_staged(conn)
+    fn write(conn: &mut PgConnection, run_id: i64) -> QueryResult<Written> {
+        db::subscribers::upsert_staged(conn, run_id)
     }
 }
