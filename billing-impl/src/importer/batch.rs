@@ -18,6 +18,7 @@ use super::{
     refused,
     rejects::Rejects,
     source::Tally,
+    stop::Stop,
 };
 use crate::db::{self, import_runs::Counts};
 
@@ -36,6 +37,7 @@ pub(super) fn load<L: Loader>(
     file: File<'_>,
     mut records: Records,
     options: &Options,
+    stop: &Stop,
 ) -> Result<Summary, ImportError> {
     let stopped = |what: &str, error: &dyn std::fmt::Display| {
         ImportError::Stopped(format!("{}: {what}: {error}", file.name))
@@ -45,7 +47,13 @@ pub(super) fn load<L: Loader>(
     let run_id = db::import_runs::start(conn, kind.as_str(), file.name, options.atomic)
         .map_err(|error| stopped("recording the run", &error))?;
     let mut progress = Progress::new(file.name, file.size, file.tally.clone());
-    let mut pacer = Pacer::new(conn, options.pace, options.max_replica_lag);
+    let mut pacer = Pacer::new(
+        conn,
+        options.pace,
+        options.max_replica_lag,
+        options.max_replica_wait,
+        stop.clone(),
+    );
     let mut counts = Counts::default();
     let mut batches = Batches {
         records: &mut records,
@@ -53,6 +61,7 @@ pub(super) fn load<L: Loader>(
         inputs,
         options,
         run_id,
+        stop,
     };
     let loaded = if options.atomic {
         // All or nothing: a reject rolls back what the batches wrote.
@@ -75,6 +84,10 @@ pub(super) fn load<L: Loader>(
             &error,
         )),
         Err(LoadError::Input(error)) => Some(stopped("reading it", &error)),
+        Err(LoadError::Asked(signal)) => Some(stopped(
+            &format!("stopped after line {} (committed)", counts.committed_line),
+            &format!("{signal} asked it to stop"),
+        )),
     };
     if options.atomic && (why.is_some() || counts.rejected > 0) {
         counts.nothing_written();
@@ -118,6 +131,8 @@ enum LoadError {
     Input(std::io::Error),
     /// An atomic load had rejects: its transaction is rolled back.
     Rejected,
+    /// A signal, named, asked the load to stop.
+    Asked(&'static str),
 }
 
 impl From<diesel::result::Error> for LoadError {
@@ -162,6 +177,7 @@ struct Batches<'a> {
     inputs: Inputs,
     options: &'a Options,
     run_id: i64,
+    stop: &'a Stop,
 }
 
 impl Batches<'_> {
@@ -175,14 +191,19 @@ impl Batches<'_> {
     ) -> Result<(), LoadError> {
         conn.batch_execute(L::STAGING)?;
         let mut started = Instant::now();
-        while let Some(after) = conn.transaction(|conn| self.batch::<L>(conn, counts))? {
+        loop {
+            if let Some(signal) = self.stop.asked() {
+                return Err(LoadError::Asked(signal));
+            }
+            let Some(after) = conn.transaction(|conn| self.batch::<L>(conn, counts))? else {
+                return Ok(());
+            };
             let rows = after.read - counts.read;
             *counts = after;
             pacer.after_batch(conn, rows, started.elapsed());
             progress.update(counts, pacer.reason());
             started = Instant::now();
         }
-        Ok(())
     }
 
     /// Stages, checks and writes the next batch, in the caller's transaction, with the

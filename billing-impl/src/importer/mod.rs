@@ -33,6 +33,7 @@ mod records;
 mod refused;
 mod rejects;
 mod source;
+mod stop;
 mod subscribers;
 mod unique;
 
@@ -96,6 +97,9 @@ pub struct Options {
     pub pace: Pace,
     /// How far behind the primary the replicas may replay under `Pace::Auto`.
     pub max_replica_lag: std::time::Duration,
+    /// The longest `Pace::Auto` waits for the replicas in one go before it goes on at its
+    /// slowest.
+    pub max_replica_wait: std::time::Duration,
 }
 
 /// What loading one file came to, as `billing import` prints it.
@@ -201,6 +205,8 @@ pub fn import(
             .map_err(|error| ImportError::Refused(format!("the rejects file {error}")))?;
         opened.push((name, size, tally, records, rejects));
     }
+    let stop = stop::Stop::on_signals()
+        .map_err(|error| ImportError::Stopped(format!("handling signals: {error}")))?;
     let mut conn = PgConnection::establish(database_url)
         .map_err(|error| ImportError::Stopped(format!("the database: {error}")))?;
     for (name, size, tally, records, rejects) in opened {
@@ -212,12 +218,16 @@ pub fn import(
             rejects,
         };
         let mut summary = match kind {
-            Kind::Customers => batch::load::<Customers>(&mut conn, kind, file, records, options),
-            Kind::Subscribers => {
-                batch::load::<Subscribers>(&mut conn, kind, file, records, options)
+            Kind::Customers => {
+                batch::load::<Customers>(&mut conn, kind, file, records, options, &stop)
             }
-            Kind::Groups => batch::load::<Groups>(&mut conn, kind, file, records, options),
-            Kind::Invoices => batch::load::<Invoices>(&mut conn, kind, file, records, options),
+            Kind::Subscribers => {
+                batch::load::<Subscribers>(&mut conn, kind, file, records, options, &stop)
+            }
+            Kind::Groups => batch::load::<Groups>(&mut conn, kind, file, records, options, &stop),
+            Kind::Invoices => {
+                batch::load::<Invoices>(&mut conn, kind, file, records, options, &stop)
+            }
         }?;
         summary.seconds = started.elapsed().as_secs_f64();
         finished(&summary);
