@@ -18,7 +18,7 @@ use std::{
 use common::{
     Scratch, TestDb,
     import::{bill_run, count, customers_file, import, path, summary},
-    process::{Cluster, billing_binary},
+    process::{Cluster, billing, billing_binary},
 };
 use diesel::{Connection, PgConnection, connection::SimpleConnection};
 
@@ -234,4 +234,125 @@ fn without_pg_monitor_auto_says_so_once_and_loads() {
         "{}",
         finished.stderr
     );
+}
+
+/// A primary of the test's own and its replica, whose replay is paused: it never catches up
+/// until resumed. The replica is returned so that it lives as long as the test.
+fn primary_and_paused_replica() -> (Cluster, Cluster) {
+    let primary = own_cluster();
+    let replica = Cluster::replica_of(&primary);
+    let mut on_replica = PgConnection::establish(&replica.url()).expect("replica");
+    on_replica
+        .batch_execute("SELECT pg_wal_replay_pause()")
+        .expect("pause replay");
+    (primary, replica)
+}
+
+/// Waits for `child` to end, `limit` at most (killing it past that); its exit status's code,
+/// `None` when a signal ended it.
+fn ends_within(child: &mut Child, limit: Duration) -> Option<i32> {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status.code();
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("still running after {limit:?}");
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_replica_that_never_replays_holds_auto_for_max_replica_wait_then_it_goes_on_at_its_slowest() {
+    let (primary, _replica) = primary_and_paused_replica();
+    let url = primary.url();
+    let scratch = Scratch::new();
+    let run = customers_and_run(&scratch, &url, 200, 40);
+    let (mut child, lines) = spawn_import(
+        &url,
+        &[
+            "invoices",
+            &run,
+            "--batch-rows",
+            "1000",
+            "--max-replica-lag",
+            "100",
+            "--max-replica-wait",
+            "2",
+        ],
+    );
+    // A bound for a test that would otherwise hang: the wait is 2 s, the rest at the
+    // slowest pace (a twentieth of full speed) takes well under a minute.
+    let code = ends_within(&mut child, Duration::from_secs(180));
+    let stderr: Vec<String> = lines.try_iter().collect();
+    let stderr = stderr.join("\n");
+    assert_eq!(code, Some(0), "{stderr}");
+    let mut conn = PgConnection::establish(&url).expect("connect");
+    assert_eq!(count(&mut conn, "invoices"), 8_000);
+    assert!(
+        stderr.contains("after 2 s of waiting (--max-replica-wait): the import goes on"),
+        "{stderr}"
+    );
+    // It waits once: the replica stays behind, seen so by every batch after, which go on
+    // at the slowest pace without waiting again.
+    assert_eq!(
+        stderr.matches("waiting for the replicas to replay").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("a replica replays"), "{stderr}");
+}
+
+#[test]
+fn sigterm_while_auto_waits_for_a_replica_stops_the_load_cleanly_with_status_3() {
+    let (primary, _replica) = primary_and_paused_replica();
+    let url = primary.url();
+    let scratch = Scratch::new();
+    let customers = customers_file(&scratch, 7001, 200);
+    assert_eq!(import(&url, &["customers", path(&customers)]).code, 0);
+    // A first line rejected: the run has rejects to put in place when it stops.
+    let run = scratch.file(
+        "run.jsonl",
+        format!("not json\n{}", bill_run(7001, 200, 50)),
+    );
+    let (mut child, lines) = spawn_import(
+        &url,
+        &[
+            "invoices",
+            path(&run),
+            "--batch-rows",
+            "1000",
+            "--max-replica-lag",
+            "100",
+        ],
+    );
+    let mut said = until(&lines, "waiting for the replicas", Duration::from_secs(60));
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(status.is_ok_and(|s| s.success()), "kill -TERM");
+    // The wait ends at once, not when the replica resumes (it never does here).
+    let code = ends_within(&mut child, Duration::from_secs(30));
+    said.extend(lines.try_iter());
+    let said = said.join("\n");
+    assert_eq!(code, Some(3), "{said}");
+    assert!(said.contains("stopped by SIGTERM"), "{said}");
+
+    let mut conn = PgConnection::establish(&url).expect("connect");
+    let committed = count(&mut conn, "invoices");
+    assert!((1..10_000).contains(&committed), "{committed} committed");
+    let rejects = common::import::rejects_of(&scratch.path.join("run.jsonl.rejects.jsonl"));
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    let left: Vec<_> = std::fs::read_dir(&scratch.path)
+        .expect("the folder")
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".partial"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    let listed = billing(&url, &["imports", "list"], b"");
+    let last = listed.stdout.lines().last().expect("a run").to_owned();
+    assert!(last.contains(r#""outcome":"stopped""#), "{last}");
 }

@@ -57,6 +57,12 @@ pub struct Import {
     /// them.
     #[arg(long, env = "BILLING_REPLICA_MAX_LAG_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     max_replica_lag: u64,
+    /// Seconds `--pace auto` waits at most, in one go, for replicas behind by more than
+    /// `--max-replica-lag`; past that it goes on at its slowest pace, and waits again only
+    /// once they have caught up (a replica paused or delayed by design never holds a bill
+    /// run for ever).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    max_replica_wait: u64,
 }
 
 /// The largest `--batch-rows`: a batch keeps a few dozen bytes for each of its rows (where
@@ -80,6 +86,7 @@ impl Import {
             max_record_bytes,
             pace,
             max_replica_lag,
+            max_replica_wait,
         } = self;
         let options = Options {
             format,
@@ -89,6 +96,7 @@ impl Import {
             max_record_bytes: max_record_bytes as usize,
             pace,
             max_replica_lag: Duration::from_millis(max_replica_lag),
+            max_replica_wait: Duration::from_secs(max_replica_wait),
         };
         let mut rejected = false;
         // A summary that cannot be written (a full disk behind standard output) is no

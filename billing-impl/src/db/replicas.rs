@@ -177,13 +177,15 @@ pub(crate) struct PrimaryHistory {
 
 impl PrimaryHistory {
     /// Records the primary's `position`, read at `now`, keeping a little more than
-    /// `max_lag` of them.
+    /// `max_lag` of them, and the newest older one: a replica behind it is at least that
+    /// far behind, however seldom the primary is read (the importer reads it once a
+    /// batch, and a batch may take longer than the window).
     pub(crate) fn record(&mut self, now: Instant, position: i64, max_lag: Duration) {
         self.samples.push_back((now, position));
-        let keep = max_lag * 2 + CHECK_EVERY * 2;
+        let keep = max_lag.saturating_mul(2).saturating_add(CHECK_EVERY * 2);
         while self
             .samples
-            .front()
+            .get(1)
             .is_some_and(|(at, _)| now.duration_since(*at) > keep)
         {
             self.samples.pop_front();
@@ -264,17 +266,22 @@ mod tests {
     }
 
     #[test]
-    fn samples_older_than_twice_the_allowed_lag_are_forgotten() {
+    fn samples_older_than_twice_the_allowed_lag_are_forgotten_but_the_newest_of_them() {
         let mut history = PrimaryHistory::default();
         let max_lag = Duration::from_secs(1);
         let start = Instant::now();
+        let at = |seconds| start + Duration::from_secs(seconds);
         history.record(start, 100, max_lag);
-        history.record(start + Duration::from_secs(10), 200, max_lag);
-        assert_eq!(history.samples.len(), 1);
+        history.record(at(10), 200, max_lag);
+        assert_eq!(history.samples.len(), 2);
         assert_eq!(
-            history.lag(start + Duration::from_secs(10), 50),
-            Some(Duration::ZERO),
-            "the oldest known sample is the first past it"
+            history.lag(at(10), 50),
+            Some(Duration::from_secs(10)),
+            "behind where the primary was 10 s ago, read seldom: 10 s behind at least"
         );
+        history.record(at(20), 300, max_lag);
+        assert_eq!(history.samples.len(), 2, "the sample of 0 s is forgotten");
+        assert_eq!(history.lag(at(20), 50), Some(Duration::from_secs(10)));
+        assert_eq!(history.lag(at(20), 250), Some(Duration::ZERO));
     }
 }

@@ -11,7 +11,6 @@ use diesel::{Connection, PgConnection, connection::SimpleConnection};
 use super::{
     ImportError, Kind, Options, Rejection, Summary,
     inputs::Inputs,
-    interrupt::Interrupt,
     loader::Loader,
     pace::Pacer,
     progress::Progress,
@@ -19,6 +18,7 @@ use super::{
     refused,
     rejects::Rejects,
     source::Tally,
+    stop::Stop,
 };
 use crate::db::{self, import_runs::Counts};
 
@@ -26,7 +26,6 @@ use crate::db::{self, import_runs::Counts};
 /// and the signals that stop it.
 pub(super) struct File<'a> {
     pub name: &'a str,
-    pub interrupt: &'a Interrupt,
     pub size: Option<u64>,
     pub tally: &'a Rc<RefCell<Tally>>,
     pub rejects: Rejects,
@@ -39,6 +38,7 @@ pub(super) fn load<L: Loader>(
     file: File<'_>,
     mut records: Records,
     options: &Options,
+    stop: &Stop,
 ) -> Result<Summary, ImportError> {
     let stopped = |what: &str, error: &dyn std::fmt::Display| {
         ImportError::Stopped(format!("{}: {what}: {error}", file.name))
@@ -48,7 +48,13 @@ pub(super) fn load<L: Loader>(
     let run_id = db::import_runs::start(conn, kind.as_str(), file.name, options.atomic)
         .map_err(|error| stopped("recording the run", &error))?;
     let mut progress = Progress::new(file.name, file.size, file.tally.clone());
-    let mut pacer = Pacer::new(conn, options.pace, options.max_replica_lag);
+    let mut pacer = Pacer::new(
+        conn,
+        options.pace,
+        options.max_replica_lag,
+        options.max_replica_wait,
+        stop.clone(),
+    );
     let mut counts = Counts::default();
     let mut batches = Batches {
         records: &mut records,
@@ -56,7 +62,7 @@ pub(super) fn load<L: Loader>(
         inputs,
         options,
         run_id,
-        interrupt: file.interrupt,
+        stop,
     };
     let loaded = if options.atomic {
         // All or nothing: a reject rolls back what the batches wrote.
@@ -84,7 +90,7 @@ pub(super) fn load<L: Loader>(
         Ok(()) => None,
         Err(LoadError::Rejected) => None,
         Err(LoadError::Database(error)) => Some(stopped(&format!("stopped ({left})"), &error)),
-        Err(LoadError::Interrupted(signal)) => Some(ImportError::Stopped(format!(
+        Err(LoadError::Asked(signal)) => Some(ImportError::Stopped(format!(
             "{}: stopped by {signal} ({left})",
             file.name
         ))),
@@ -134,8 +140,8 @@ enum LoadError {
     Input(std::io::Error),
     /// An atomic load had rejects: its transaction is rolled back.
     Rejected,
-    /// A signal (named) asked the process to stop.
-    Interrupted(&'static str),
+    /// A signal, named, asked the load to stop.
+    Asked(&'static str),
 }
 
 impl From<diesel::result::Error> for LoadError {
@@ -180,7 +186,7 @@ struct Batches<'a> {
     inputs: Inputs,
     options: &'a Options,
     run_id: i64,
-    interrupt: &'a Interrupt,
+    stop: &'a Stop,
 }
 
 impl Batches<'_> {
@@ -194,14 +200,19 @@ impl Batches<'_> {
     ) -> Result<(), LoadError> {
         conn.batch_execute(L::STAGING)?;
         let mut started = Instant::now();
-        while let Some(after) = conn.transaction(|conn| self.batch::<L>(conn, counts))? {
+        loop {
+            if let Some(signal) = self.stop.asked() {
+                return Err(LoadError::Asked(signal));
+            }
+            let Some(after) = conn.transaction(|conn| self.batch::<L>(conn, counts))? else {
+                return Ok(());
+            };
             let rows = after.read - counts.read;
             *counts = after;
             pacer.after_batch(conn, rows, started.elapsed());
             progress.update(counts, pacer.reason());
             started = Instant::now();
         }
-        Ok(())
     }
 
     /// Stages, checks and writes the next batch, in the caller's transaction, with the
@@ -288,8 +299,8 @@ impl Batches<'_> {
             rejected: 0,
         };
         while chunk.read < rows as u64 && chunk.bytes < CHUNK_BYTES as u64 {
-            if let Some(signal) = self.interrupt.caught() {
-                return Err(LoadError::Interrupted(signal));
+            if let Some(signal) = self.stop.asked() {
+                return Err(LoadError::Asked(signal));
             }
             let Some(record) = self.records.next_record() else {
                 break;

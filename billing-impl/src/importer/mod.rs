@@ -18,7 +18,7 @@
 //! Memory is bounded by the tool, not the input: no record is held past
 //! `--max-record-bytes` (nor a CSV record of many more cells than its columns), and a chunk
 //! of records in memory is bounded in bytes. SIGTERM and SIGINT stop a load as any stop
-//! does (`interrupt`).
+//! does (`stop`).
 
 mod batch;
 mod csv_rows;
@@ -26,7 +26,6 @@ mod customers;
 mod fields;
 mod groups;
 mod inputs;
-mod interrupt;
 mod invoices;
 mod json_lines;
 mod loader;
@@ -36,6 +35,7 @@ mod records;
 mod refused;
 mod rejects;
 mod source;
+mod stop;
 mod subscribers;
 mod unique;
 
@@ -99,6 +99,9 @@ pub struct Options {
     pub pace: Pace,
     /// How far behind the primary the replicas may replay under `Pace::Auto`.
     pub max_replica_lag: std::time::Duration,
+    /// The longest `Pace::Auto` waits for the replicas in one go before it goes on at its
+    /// slowest.
+    pub max_replica_wait: std::time::Duration,
 }
 
 /// What loading one file came to, as `billing import` prints it.
@@ -168,7 +171,7 @@ pub fn import(
     mut finished: impl FnMut(&Summary),
 ) -> Result<(), ImportError> {
     // From the start: a signal before the load begins stops it at its first record.
-    let interrupt = interrupt::Interrupt::catch()
+    let stop = stop::Stop::on_signals()
         .map_err(|error| ImportError::Refused(format!("catching SIGTERM and SIGINT: {error}")))?;
     if options.rejects.is_some() && files.len() > 1 {
         return Err(ImportError::Refused(
@@ -213,18 +216,21 @@ pub fn import(
         let started = Instant::now();
         let file = batch::File {
             name: &name,
-            interrupt: &interrupt,
             size,
             tally: &tally,
             rejects,
         };
         let mut summary = match kind {
-            Kind::Customers => batch::load::<Customers>(&mut conn, kind, file, records, options),
-            Kind::Subscribers => {
-                batch::load::<Subscribers>(&mut conn, kind, file, records, options)
+            Kind::Customers => {
+                batch::load::<Customers>(&mut conn, kind, file, records, options, &stop)
             }
-            Kind::Groups => batch::load::<Groups>(&mut conn, kind, file, records, options),
-            Kind::Invoices => batch::load::<Invoices>(&mut conn, kind, file, records, options),
+            Kind::Subscribers => {
+                batch::load::<Subscribers>(&mut conn, kind, file, records, options, &stop)
+            }
+            Kind::Groups => batch::load::<Groups>(&mut conn, kind, file, records, options, &stop),
+            Kind::Invoices => {
+                batch::load::<Invoices>(&mut conn, kind, file, records, options, &stop)
+            }
         }?;
         summary.seconds = started.elapsed().as_secs_f64();
         finished(&summary);

@@ -10,7 +10,10 @@
 //! - other client backends waiting on WAL or data-file I/O (`db::pressure`);
 //! - replicas replaying more than `--max-replica-lag` behind (measured as the server's
 //!   read routing measures it, `db::replicas::PrimaryHistory`): then it also waits, before
-//!   the next batch, until they are back within it.
+//!   the next batch, until they are back within it, `--max-replica-wait` at most; past
+//!   that it goes on at its slowest, and waits again only once they have caught up.
+//!
+//! Every wait ends early when a signal asks the import to stop (`stop`).
 //!
 //! The last two need the privileges of `pg_read_all_stats` (`pg_monitor` has them); without
 //! them `auto` says so once and watches its own batches only. `docs/import.md` says why
@@ -20,7 +23,6 @@ use std::{
     fmt,
     num::NonZeroU32,
     str::FromStr,
-    thread,
     time::{Duration, Instant},
 };
 
@@ -30,6 +32,7 @@ use governor::{
     clock::{Clock, DefaultClock},
 };
 
+use super::stop::Stop;
 use crate::db::{pressure, replicas::PrimaryHistory};
 
 /// How fast an import writes, as `--pace` says it.
@@ -108,12 +111,11 @@ const FLOOR: f64 = 0.05;
 const REPLICA_POLL: Duration = Duration::from_millis(200);
 /// How often a wait for the replicas says it still waits.
 const STILL_WAITING_EVERY: Duration = Duration::from_secs(10);
-/// The longest single sleep: a long wait is slept in steps.
-const LONGEST_SLEEP: Duration = Duration::from_secs(1);
 
 /// Paces one import: called once after each batch, it waits as the pace says.
 pub(super) struct Pacer {
     mode: Mode,
+    stop: Stop,
     throttled: Duration,
     /// Why the last batch was followed by a wait, or `None` when it was not.
     reason: Option<String>,
@@ -138,6 +140,11 @@ struct Auto {
     /// Whether others' wait events and the replicas' positions can be read.
     sees_statistics: bool,
     max_replica_lag: Duration,
+    /// The longest wait for the replicas in one go.
+    max_replica_wait: Duration,
+    /// Set when a wait for the replicas reached `max_replica_wait`: no wait again until
+    /// they have been seen within their lag.
+    replicas_given_up: bool,
     history: PrimaryHistory,
     /// When the batches were first held back, while they are.
     throttled_since: Option<Instant>,
@@ -145,8 +152,15 @@ struct Auto {
 
 impl Pacer {
     /// A pacer for an import at `pace` on `conn`, keeping replicas within
-    /// `max_replica_lag` under `auto`.
-    pub fn new(conn: &mut PgConnection, pace: Pace, max_replica_lag: Duration) -> Self {
+    /// `max_replica_lag` under `auto`, waiting `max_replica_wait` for them at most, and
+    /// cutting its waits short when `stop` is asked.
+    pub fn new(
+        conn: &mut PgConnection,
+        pace: Pace,
+        max_replica_lag: Duration,
+        max_replica_wait: Duration,
+        stop: Stop,
+    ) -> Self {
         let mode = match pace {
             Pace::Off => Mode::Off,
             Pace::RowsPerSecond(rate) => Mode::Cap {
@@ -168,6 +182,8 @@ impl Pacer {
                     largest_batch: 0,
                     sees_statistics,
                     max_replica_lag,
+                    max_replica_wait,
+                    replicas_given_up: false,
                     history: PrimaryHistory::default(),
                     throttled_since: None,
                 }))
@@ -175,21 +191,23 @@ impl Pacer {
         };
         Self {
             mode,
+            stop,
             throttled: Duration::ZERO,
             reason: None,
         }
     }
 
     /// After a batch of `rows` that took `took` to write, waits as the pace says before
-    /// the next one.
+    /// the next one (less, when a stop is asked).
     pub fn after_batch(&mut self, conn: &mut PgConnection, rows: u64, took: Duration) {
         let started = Instant::now();
+        let stop = &self.stop;
         self.reason = match &mut self.mode {
             Mode::Off => None,
             Mode::Cap { rate, limiter } => {
-                cap(limiter, *rate, rows).then(|| format!("the pace of {rate} rows/s"))
+                cap(limiter, *rate, rows, stop).then(|| format!("the pace of {rate} rows/s"))
             }
-            Mode::Auto(auto) => auto.after_batch(conn, rows, took),
+            Mode::Auto(auto) => auto.after_batch(conn, rows, took, stop),
         };
         // Only a wait counts, not the look at the signs.
         if self.reason.is_some() {
@@ -208,9 +226,9 @@ impl Pacer {
     }
 }
 
-/// Waits until `limiter` lets `rows` rows through, `rate` at a time at most (its burst);
-/// whether it waited.
-fn cap(limiter: &DefaultDirectRateLimiter, rate: NonZeroU32, rows: u64) -> bool {
+/// Waits until `limiter` lets `rows` rows through, `rate` at a time at most (its burst),
+/// or a stop is asked; whether it waited.
+fn cap(limiter: &DefaultDirectRateLimiter, rate: NonZeroU32, rows: u64, stop: &Stop) -> bool {
     let clock = DefaultClock::default();
     let mut left = rows;
     let mut waited = false;
@@ -221,7 +239,9 @@ fn cap(limiter: &DefaultDirectRateLimiter, rate: NonZeroU32, rows: u64) -> bool 
             Ok(Ok(())) => left -= step,
             Ok(Err(not_until)) => {
                 waited = true;
-                thread::sleep(not_until.wait_time_from(clock.now()));
+                if stop.sleep(not_until.wait_time_from(clock.now())) {
+                    break;
+                }
             }
             // Never more than the burst is asked for: let the rest through.
             Err(_) => break,
@@ -238,6 +258,7 @@ impl Auto {
         conn: &mut PgConnection,
         rows: u64,
         took: Duration,
+        stop: &Stop,
     ) -> Option<String> {
         let mut signs = Vec::new();
         if let Some(slower) = self.slower(rows, took) {
@@ -279,11 +300,18 @@ impl Auto {
             (Some(rate), false) => Some(format!("{rate:.0} rows/s: {}", signs.join("; "))),
         };
         self.note_throttle(why.as_deref());
-        if let Some(rate) = self.rate {
-            sleep(Duration::from_secs_f64(rows as f64 / rate).saturating_sub(took));
+        if let Some(rate) = self.rate
+            && stop.sleep(Duration::from_secs_f64(rows as f64 / rate).saturating_sub(took))
+        {
+            return why;
         }
-        if lag.is_some_and(|lag| lag > self.max_replica_lag) {
-            self.wait_for_replicas(conn);
+        match lag {
+            Some(lag) if lag > self.max_replica_lag => {
+                if !self.replicas_given_up {
+                    self.replicas_given_up = !self.wait_for_replicas(conn, stop);
+                }
+            }
+            _ => self.replicas_given_up = false,
         }
         why
     }
@@ -327,8 +355,10 @@ impl Auto {
         }
     }
 
-    /// Waits until every replica replays within the allowed lag, saying so.
-    fn wait_for_replicas(&mut self, conn: &mut PgConnection) {
+    /// Waits until every replica replays within the allowed lag, saying so, for
+    /// `max_replica_wait` at most or until a stop is asked; whether they came back within
+    /// it (or no replica is left to wait for).
+    fn wait_for_replicas(&mut self, conn: &mut PgConnection, stop: &Stop) -> bool {
         let started = Instant::now();
         log::info!(
             "waiting for the replicas to replay within {} ms",
@@ -339,20 +369,33 @@ impl Auto {
             .replica_lag(conn)
             .filter(|lag| *lag > self.max_replica_lag)
         {
+            if started.elapsed() >= self.max_replica_wait {
+                log::warn!(
+                    "a replica still replays at least {} ms behind after {:.0} s of waiting \
+                     (--max-replica-wait): the import goes on at its slowest pace, and \
+                     waits again once the replicas have caught up",
+                    lag.as_millis(),
+                    started.elapsed().as_secs_f64()
+                );
+                return false;
+            }
             if said.elapsed() >= STILL_WAITING_EVERY {
                 said = Instant::now();
                 log::info!(
-                    "still waiting for the replicas: {} ms behind after {:.0} s",
+                    "still waiting for the replicas: at least {} ms behind after {:.0} s",
                     lag.as_millis(),
                     started.elapsed().as_secs_f64()
                 );
             }
-            thread::sleep(REPLICA_POLL);
+            if stop.sleep(REPLICA_POLL) {
+                return false;
+            }
         }
         log::info!(
             "the replicas caught up after {:.1} s; the import goes on",
             started.elapsed().as_secs_f64()
         );
+        true
     }
 
     /// Logs when the batches start and stop being held back.
@@ -381,15 +424,6 @@ impl Auto {
             "--pace auto watches this import's own batches only: the statistics views \
              could not be read: {error}"
         );
-    }
-}
-
-/// Sleeps `duration`, in steps of at most `LONGEST_SLEEP`.
-fn sleep(mut duration: Duration) {
-    while !duration.is_zero() {
-        let step = duration.min(LONGEST_SLEEP);
-        thread::sleep(step);
-        duration -= step;
     }
 }
 
