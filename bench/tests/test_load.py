@@ -31,8 +31,15 @@ class Answering(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class Quiet(http.server.ThreadingHTTPServer):
+    """Says nothing of a connection its client reset (oha's, when it stops)."""
+
+    def handle_error(self, request, client_address) -> None:
+        pass
+
+
 def serving(status: int) -> http.server.ThreadingHTTPServer:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answering)
+    server = Quiet(("127.0.0.1", 0), Answering)
     server.status = status
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
