@@ -147,6 +147,60 @@ fn clients_are_created_listed_granted_ungranted_and_revoked() {
 }
 
 #[test]
+fn a_client_id_that_starts_with_a_hyphen_is_taken_as_an_id_by_every_command() {
+    // Ids are base64url: one in 64 starts with `-`, which a parser takes for an option.
+    let db = TestDb::migrated();
+    assert_eq!(billing(&db.url, &["seed", "--demo"], b"").code, 0);
+    let created = billing(
+        &db.url,
+        &[
+            "clients",
+            "create",
+            "--name",
+            "Hyphen",
+            "--scopes",
+            "read",
+            "--all-customers",
+        ],
+        b"",
+    );
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let id = created.json_lines()[0]["client_id"]
+        .as_str()
+        .expect("client_id")
+        .to_owned();
+    let hyphenated = format!("-{}", &id[1..]);
+    diesel::sql_query("UPDATE oauth_clients SET client_id = $1 WHERE client_id = $2")
+        .bind::<diesel::sql_types::Text, _>(&hyphenated)
+        .bind::<diesel::sql_types::Text, _>(&id)
+        .execute(&mut db.connect())
+        .expect("the id made to start with a hyphen");
+
+    let limited = billing(
+        &db.url,
+        &["clients", "limits", &hyphenated, "--quota", "3/hour"],
+        b"",
+    );
+    assert_eq!(limited.code, 0, "{}", limited.stderr);
+    assert_eq!(limited.json_lines()[0]["client_id"], hyphenated.as_str());
+    for action in ["grant", "ungrant"] {
+        let answered = billing(
+            &db.url,
+            &["clients", action, &hyphenated, "CLIENT_CODE:1001"],
+            b"",
+        );
+        assert!(
+            !answered.stderr.contains("unexpected argument"),
+            "{action}: {}",
+            answered.stderr
+        );
+    }
+    let revoked = billing(&db.url, &["clients", "revoke", &hyphenated], b"");
+    assert_eq!(revoked.code, 0, "{}", revoked.stderr);
+    assert_eq!(revoked.stdout.trim(), format!("revoked {hyphenated}"));
+}
+
+#[test]
 fn keys_are_rotated_listed_and_retired_but_never_the_last() {
     let db = TestDb::migrated();
     let listed = billing(&db.url, &["keys", "list"], b"");

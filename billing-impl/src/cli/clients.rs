@@ -62,6 +62,8 @@ enum Action {
     /// Change a client's limits (each one given); within BILLING_TOKEN_CACHE_SECONDS on
     /// every instance. Prints {"client_id", "rate", "quota"}.
     Limits {
+        /// The client's id (one may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
         /// N/s, `none` or `default`.
         #[arg(long, required_unless_present = "quota")]
@@ -76,6 +78,8 @@ enum Action {
     /// Grant a partner client more customers (ID_TYPE:CODE); within
     /// BILLING_TOKEN_CACHE_SECONDS on every instance.
     Grant {
+        /// The client's id (one may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
         #[arg(required = true)]
         customers: Vec<CustomerName>,
@@ -83,6 +87,8 @@ enum Action {
     /// Take customers (ID_TYPE:CODE) from a partner client; within
     /// BILLING_TOKEN_CACHE_SECONDS on every instance.
     Ungrant {
+        /// The client's id (one may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
         #[arg(required = true)]
         customers: Vec<CustomerName>,
@@ -90,7 +96,11 @@ enum Action {
     /// List the clients, with their scopes and customers, as JSON.
     List,
     /// Revoke a client: its tokens are refused within BILLING_TOKEN_CACHE_SECONDS.
-    Revoke { client_id: String },
+    Revoke {
+        /// The client's id (one may start with `-`).
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+    },
 }
 
 impl Clients {
