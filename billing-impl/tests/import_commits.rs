@@ -17,6 +17,19 @@ use common::{
 use diesel::connection::SimpleConnection;
 use serde_json::Value;
 
+/// Waits until an import of customers runs a statement, while `running` says it has not
+/// ended (a test that would otherwise hang is bounded: the load starts at once).
+fn await_the_load(conn: &mut diesel::PgConnection, mut running: impl FnMut() -> bool) {
+    let bound = Instant::now() + Duration::from_secs(60);
+    let loading = "pg_stat_activity WHERE datname = current_database() \
+                   AND pid <> pg_backend_pid() AND query ILIKE '%import_customers%'";
+    while count(conn, loading) == 0 {
+        assert!(Instant::now() < bound, "the load never started");
+        assert!(running(), "the load ended before the test stopped it");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn customers(codes: std::ops::Range<i64>) -> String {
     codes
         .map(|code| {
@@ -135,18 +148,7 @@ fn an_atomic_run_killed_loads_nothing_and_leaves_the_last_rejects_file() {
         .spawn()
         .expect("start");
     let mut conn = db.connect();
-    // A bound for a test that would otherwise hang: the load starts at once.
-    let bound = Instant::now() + Duration::from_secs(60);
-    let loading = "pg_stat_activity WHERE datname = current_database() \
-                   AND pid <> pg_backend_pid() AND query ILIKE '%import_customers%'";
-    while count(&mut conn, loading) == 0 {
-        assert!(Instant::now() < bound, "the load never started");
-        assert!(
-            child.try_wait().expect("wait").is_none(),
-            "finished before the kill"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    await_the_load(&mut conn, || child.try_wait().expect("wait").is_none());
     // Some batches into the one transaction.
     std::thread::sleep(Duration::from_millis(300));
     child.kill().expect("kill -9");
@@ -284,17 +286,7 @@ fn an_atomic_run_whose_connection_is_lost_says_nothing_was_committed() {
         )
     });
     let mut conn = db.connect();
-    let bound = Instant::now() + Duration::from_secs(60);
-    let loading = "pg_stat_activity WHERE datname = current_database() \
-                   AND pid <> pg_backend_pid() AND query ILIKE '%import_customers%'";
-    while count(&mut conn, loading) == 0 {
-        assert!(Instant::now() < bound, "the load never started");
-        assert!(
-            !run.is_finished(),
-            "finished before its connection was lost"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    await_the_load(&mut conn, || !run.is_finished());
     std::thread::sleep(Duration::from_millis(300));
     conn.batch_execute(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
@@ -327,17 +319,7 @@ fn signalled_mid_run(url: &str, args: &[&str], signal: &str) -> (i32, String) {
         .spawn()
         .expect("start");
     let mut conn = diesel::Connection::establish(url).expect("connect");
-    let bound = Instant::now() + Duration::from_secs(60);
-    let loading = "pg_stat_activity WHERE datname = current_database() \
-                   AND pid <> pg_backend_pid() AND query ILIKE '%import_customers%'";
-    while count(&mut conn, loading) == 0 {
-        assert!(Instant::now() < bound, "the load never started");
-        assert!(
-            child.try_wait().expect("wait").is_none(),
-            "finished before the signal"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    await_the_load(&mut conn, || child.try_wait().expect("wait").is_none());
     std::thread::sleep(Duration::from_millis(200));
     let sent = Command::new("kill")
         .args(["-s", signal, &child.id().to_string()])
