@@ -155,24 +155,34 @@ pub fn list(
 /// first, ties by invoice number, with its count and version from the same snapshot, so
 /// that a tag is only ever given to the rows it describes.
 ///
-/// A shallow page of all the customer's bills that is not empty (nearly every request)
-/// is one statement: the rows joined to the customer's row, which holds the count and the
-/// version. Every other page (filtered, a group's, deep, or empty) is read in one
+/// A shallow page that is not empty (nearly every request) is one statement: without
+/// filters, the rows joined to the customer's row, which holds the count and the version;
+/// with filters (a group's bills too), the rows with the count and the version as
+/// subqueries that PostgreSQL runs once. Every other page (deep, or empty) is read in one
 /// `REPEATABLE READ` read-only transaction: the count and version first, then, only when
-/// the page is not past the end, its rows. docs/design.md has the figures of both.
+/// the page is not past the end, its rows. docs/design.md has the figures.
 pub fn page(
     conn: &mut PgConnection,
     customer_id: i64,
     filter: &InvoiceFilter,
 ) -> QueryResult<Listing> {
-    if filter.offset < BY_POSITION_FROM_OFFSET
-        && let PageStatement::Plain(statement) = page_statement(customer_id, filter)
-    {
-        let rows: Vec<(InvoiceRow, i64, i64)> = load(conn, statement, filter.limit)?;
-        if let Some(&(_, total, version)) = rows.first() {
+    if filter.offset < BY_POSITION_FROM_OFFSET {
+        let counted = match page_statement(customer_id, filter) {
+            PageStatement::Plain(statement) => load(conn, statement, filter.limit)?,
+            PageStatement::Counted(statement) => {
+                let rows: Vec<(InvoiceRow, Option<i64>, Option<i64>)> =
+                    load(conn, statement, filter.limit)?;
+                // A page with rows has a customer, so both are there.
+                rows.into_iter()
+                    .map(|(row, total, version)| (row, total.unwrap_or(0), version.unwrap_or(0)))
+                    .collect()
+            }
+            PageStatement::Built(_) => Vec::new(),
+        };
+        if let Some(&(_, total, version)) = counted.first() {
             return Ok(Listing::Page(Page {
                 customer_id,
-                rows: rows.into_iter().map(|(row, _, _)| row).collect(),
+                rows: counted.into_iter().map(|(row, _, _)| row).collect(),
                 total,
                 version,
             }));
@@ -230,6 +240,10 @@ fn load_page(
     match statement {
         PageStatement::Plain(statement) => {
             let rows: Vec<(InvoiceRow, i64, i64)> = load(conn, statement, limit)?;
+            Ok(rows.into_iter().map(|(row, _, _)| row).collect())
+        }
+        PageStatement::Counted(statement) => {
+            let rows: Vec<(InvoiceRow, Option<i64>, Option<i64>)> = load(conn, statement, limit)?;
             Ok(rows.into_iter().map(|(row, _, _)| row).collect())
         }
         PageStatement::Built(statement) => load(conn, statement, limit),
@@ -352,11 +366,25 @@ pub type PlainPage = diesel::dsl::Select<
 /// A statement put together for the request: its filters, or the range of a deep page.
 pub type BuiltPage = invoices::BoxedQuery<'static, Pg, AsSelect<InvoiceRow, Pg>>;
 
+/// A shallow page with filters: each invoice, with how many match the filters and the
+/// customer's version (null when there is no such customer).
+pub type CountedPage = invoices::BoxedQuery<
+    'static,
+    Pg,
+    (
+        AsSelect<InvoiceRow, Pg>,
+        diesel::sql_types::Nullable<BigInt>,
+        diesel::sql_types::Nullable<BigInt>,
+    ),
+>;
+
 /// The statement `page` runs.
 pub enum PageStatement {
     /// A shallow page without filters: nearly every request.
     Plain(PlainPage),
-    /// Any other page.
+    /// A shallow page with filters (a group's bills too).
+    Counted(CountedPage),
+    /// A deep page.
     Built(BuiltPage),
 }
 
@@ -365,6 +393,7 @@ impl PageStatement {
     pub fn debug(&self) -> String {
         match self {
             Self::Plain(statement) => diesel::debug_query::<Pg, _>(statement).to_string(),
+            Self::Counted(statement) => diesel::debug_query::<Pg, _>(statement).to_string(),
             Self::Built(statement) => diesel::debug_query::<Pg, _>(statement).to_string(),
         }
     }
@@ -397,14 +426,19 @@ pub fn page_statement(customer_id: i64, filter: &InvoiceFilter) -> PageStatement
                     )),
             )
         } else {
+            // The count and the version are subqueries of no row: run once (InitPlans).
             let page = invoices::table
                 .filter(of_customer(customer_id))
                 .order(newest_first)
                 .offset(filter.offset)
                 .limit(filter.limit)
-                .select(InvoiceRow::as_select())
+                .select((
+                    InvoiceRow::as_select(),
+                    count_of(customer_id, filter),
+                    version_of(customer_id),
+                ))
                 .into_boxed();
-            PageStatement::Built(with_filters(page, filter))
+            PageStatement::Counted(with_filters(page, filter))
         };
     }
     let keys = invoices::table
