@@ -382,9 +382,9 @@ pub type CountedPage = invoices::BoxedQuery<
 pub enum PageStatement {
     /// A shallow page without filters: nearly every request.
     Plain(PlainPage),
-    /// A shallow page with filters (a group's bills too).
+    /// A page with filters (a group's bills too) before `BY_POSITION_FROM_OFFSET`.
     Counted(CountedPage),
-    /// A deep page.
+    /// Any other page: its rows alone, read after the count in one transaction.
     Built(BuiltPage),
 }
 
@@ -425,6 +425,16 @@ pub fn page_statement(customer_id: i64, filter: &InvoiceFilter) -> PageStatement
                         customers::data_version,
                     )),
             )
+        } else if filter.offset >= BY_POSITION_FROM_OFFSET {
+            // Read inside `page`'s transaction, after the count: the rows alone.
+            let page = invoices::table
+                .filter(of_customer(customer_id))
+                .order(newest_first)
+                .offset(filter.offset)
+                .limit(filter.limit)
+                .select(InvoiceRow::as_select())
+                .into_boxed();
+            PageStatement::Built(with_filters(page, filter))
         } else {
             // The count and the version are subqueries of no row: run once (InitPlans).
             let page = invoices::table
